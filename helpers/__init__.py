@@ -1,0 +1,12 @@
+"""Small helpers behind the study's notebooks: one module per concern.
+
+Importing this package sets the Hugging Face libraries to offline mode before any of them loads,
+so nothing in the study can reach a model hub at run time. Heavy modules (torch, transformers)
+are imported only by the submodules that need them.
+"""
+import os
+
+for _var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE"):
+    os.environ.setdefault(_var, "1")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

@@ -1,0 +1,108 @@
+"""Profiles (YAML recipes) and their expansion into notebook executions ("cells").
+
+Why a grid from the start: a profile lists variants once; each notebook that acts on one variant runs
+once per distinct variant it cares about, with scalar parameters, exactly as a person would run it by
+hand with papermill. Data and energy analysis run once per profile.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from helpers.paths import CONFIGS, NOTEBOOKS
+from helpers.variants import Variant
+
+NOTEBOOKS_IN_ORDER = ("01_data", "02_baseline", "03_prune", "04_quantize", "05_finetune", "06_rca_eval",
+                      "07_energy_analysis")
+PROFILE_KEYS = {"description", "params", "variants"}
+
+
+@dataclass
+class Cell:
+    """One papermill execution: a notebook, the variant it acts on (or None) and its parameters."""
+
+    notebook: str
+    variant: str | None
+    parameters: dict = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        return self.notebook + (f"[{self.variant}]" if self.variant else "")
+
+    @property
+    def output_name(self) -> str:
+        return self.notebook + (f"__{self.variant}" if self.variant else "") + ".ipynb"
+
+
+def notebook_path(name: str) -> Path:
+    return NOTEBOOKS / f"{name}.ipynb"
+
+
+def load_profile(name_or_path: str) -> dict:
+    """Read configs/<name>.yaml (or a path to a YAML file) and check its shape."""
+    path = Path(name_or_path)
+    if path.suffix not in (".yaml", ".yml"):
+        path = CONFIGS / f"{name_or_path}.yaml"
+    if not path.is_file():
+        known = ", ".join(sorted(p.stem for p in CONFIGS.glob("*.yaml")))
+        raise FileNotFoundError(f"profile {name_or_path!r} not found ({path}); known profiles: {known}")
+    profile = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(profile, dict) or set(profile) - PROFILE_KEYS:
+        raise ValueError(f"{path}: a profile is a mapping with keys {sorted(PROFILE_KEYS)}")
+    profile.setdefault("params", {})
+    profile["params"].setdefault("profile", path.stem)
+    profile["variants"] = [Variant.from_dict(v or {}) for v in profile.get("variants") or [{}]]
+    return profile
+
+
+def declared_parameters(notebook: str) -> dict:
+    """The parameters a notebook declares in its `parameters` cell (name -> papermill's description)."""
+    import papermill
+
+    return papermill.inspect_notebook(str(notebook_path(notebook)))
+
+
+def _unique(items):
+    return list(dict.fromkeys(items))
+
+
+def expand(profile: dict) -> list[Cell]:
+    """All cells of a profile in pipeline order, each notebook given only the parameters it declares."""
+    variants = profile["variants"]
+    per_notebook = {
+        "01_data": [None],
+        "02_baseline": [None],
+        "03_prune": _unique(Variant(method=v.method, sparsity=v.sparsity) for v in variants if v.pruned),
+        "04_quantize": _unique(Variant(v.precision, v.method, v.sparsity) for v in variants),
+        "05_finetune": _unique(v for v in variants if v.finetune != "none"),
+        "06_rca_eval": _unique(variants),
+        "07_energy_analysis": [None],
+    }
+    cells = []
+    for notebook in NOTEBOOKS_IN_ORDER:
+        declared = declared_parameters(notebook)
+        shared = {k: v for k, v in profile["params"].items() if k in declared}
+        for variant in per_notebook[notebook]:
+            params = dict(shared)
+            if variant is not None:
+                params.update({k: v for k, v in variant.as_dict().items() if k in declared})
+            label = None
+            if variant is not None:
+                label = variant.name if notebook != "03_prune" else f"{variant.method}{round(variant.sparsity * 100)}"
+            cells.append(Cell(notebook, label, params))
+    return cells
+
+
+def check_overrides(overrides: dict) -> None:
+    """Every -p key must be a parameter some notebook declares; say which are valid otherwise."""
+    per_variant = sorted(set(overrides) & set(Variant.__dataclass_fields__))
+    if per_variant:
+        raise ValueError(f"{', '.join(per_variant)} belong to variants: set them in the profile's variants list")
+    valid = set()
+    for notebook in NOTEBOOKS_IN_ORDER:
+        valid |= set(declared_parameters(notebook))
+    unknown = sorted(set(overrides) - valid)
+    if unknown:
+        raise ValueError(f"unknown parameter(s) {', '.join(unknown)}; valid: {', '.join(sorted(valid))}")

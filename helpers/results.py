@@ -1,0 +1,163 @@
+"""Result records: one JSON file per (notebook, phase, variant), written atomically.
+
+Why atomic: a run killed mid-write must never leave a truncated record that looks complete, so every
+file is written to a temporary sibling and renamed into place (rename is atomic on one filesystem).
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+
+from helpers.paths import ROOT, results_dir
+
+REQUIRED_FIELDS = ("notebook", "phase", "variant", "metrics", "energy", "kernel", "provenance")
+PACKAGES = ("torch", "transformers", "trl", "peft", "bitsandbytes", "accelerate", "datasets",
+            "codecarbon", "scikit-learn", "papermill", "numpy", "pandas")
+
+
+def write_atomic(path: Path, text: str) -> Path:
+    """Write text to path via a temp file in the same folder and an atomic rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_folder_atomic(target: Path, save) -> Path:
+    """Call save(tmp_folder), then swap tmp_folder into place: a crash mid-save never leaves a folder
+    that looks complete at `target` (a stale tmp folder is cleared on the next try)."""
+    target = Path(target)
+    tmp = target.with_name(f".{target.name}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.parent.mkdir(parents=True, exist_ok=True)
+    save(tmp)
+    shutil.rmtree(target, ignore_errors=True)
+    os.replace(tmp, target)
+    return target
+
+
+def git_sha() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=10)
+        sha = out.stdout.strip() or "unknown"
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+        return sha + ("+dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def hardware() -> dict:
+    info = {"machine": platform.machine(), "cpu": _cpu_model(), "cpu_count": os.cpu_count(), "gpu": None}
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            info["gpu"] = torch.cuda.get_device_name(0)
+    except ImportError:
+        pass
+    return info
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def provenance(params: dict, threads: int | None = None, seed: int | None = None) -> dict:
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return {"git_sha": git_sha(), "packages": versions, "python": platform.python_version(),
+            "hardware": hardware(), "threads": threads, "seed": seed, "parameters": params}
+
+
+def record_path(profile: str, notebook: str, phase: str, variant: str) -> Path:
+    return results_dir(profile) / f"{notebook}__{phase}__{variant}.json"
+
+
+def write_record(profile: str, notebook: str, phase: str, variant: str, metrics: dict, energy: list,
+                 kernel: str, params: dict, threads: int | None = None, seed: int | None = None,
+                 extra: dict | None = None) -> Path:
+    """Validate and write one result record; `energy` is a list of meter readings (see helpers.energy)."""
+    for reading in energy:
+        if not {"method", "joules", "duration_s"} <= set(reading):
+            raise ValueError(f"energy reading {reading} lacks method, joules or duration_s")
+    record = {
+        "notebook": notebook, "phase": phase, "variant": variant, "metrics": metrics, "energy": energy,
+        "kernel": kernel, "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "provenance": provenance(params, threads, seed), **(extra or {}),
+    }
+    text = json.dumps(record, indent=2, default=_jsonable)
+    return write_atomic(record_path(profile, notebook, phase, variant), text)
+
+
+@dataclass
+class Run:
+    """What all records of one notebook execution share; `run.write(...)` adds one record."""
+
+    notebook: str
+    profile: str
+    params: dict
+    threads: int | None = None
+    seed: int | None = None
+
+    def write(self, phase: str, variant: str, metrics: dict, energy: list, kernel: str, **extra) -> Path:
+        return write_record(self.profile, self.notebook, phase, variant, metrics, energy, kernel, self.params,
+                            self.threads, self.seed, extra)
+
+
+def _jsonable(value):
+    if hasattr(value, "item"):  # numpy / torch scalars
+        return value.item()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"cannot store {type(value).__name__} in a result record")
+
+
+def load_records(profile: str) -> list[dict]:
+    """All complete records of a profile (temp files are ignored)."""
+    folder = results_dir(profile)
+    return [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))] if folder.is_dir() else []
+
+
+def records_table(records: list[dict]):
+    """One row per record and metric-and-energy columns, for the analysis notebook and run_all's summary."""
+    import pandas as pd
+
+    rows = []
+    for r in records:
+        row = {"notebook": r["notebook"], "phase": r["phase"], "variant": r["variant"], "kernel": r["kernel"]}
+        row.update(r["metrics"])
+        for reading in r["energy"]:
+            if reading["joules"] is not None:
+                row.setdefault("joules", reading["joules"])
+                row.setdefault("energy_method", reading["method"])
+                row.setdefault("duration_s", reading["duration_s"])
+        rows.append(row)
+    return pd.DataFrame(rows)

@@ -1,0 +1,112 @@
+#!/usr/bin/env python
+"""Run the study: execute the notebooks of a profile in order with papermill, one execution per cell.
+
+    python run_all.py --profile smoke
+    python run_all.py --profile default --from 05_finetune -p max_steps=20
+    python run_all.py --profile smoke --only 06_rca_eval,07_energy_analysis
+
+Executed notebooks go to runs/<profile>/; records to results/<profile>/; figures to figures/<profile>/.
+On a failure it stops, names the notebook and cell, and keeps the failed executed notebook.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+import yaml
+
+import helpers  # noqa: F401  (offline mode for the kernels' environment too)
+from helpers import grid
+from helpers.paths import runs_dir
+
+
+def parse_overrides(pairs: list[str]) -> dict:
+    overrides = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ValueError(f"-p expects key=value, got {pair!r}")
+        overrides[key] = yaml.safe_load(value)  # "5" -> 5, "true" -> True, "default" -> "default"
+    return overrides
+
+
+def select(cells: list[grid.Cell], only: str | None, start: str | None) -> list[grid.Cell]:
+    names = grid.NOTEBOOKS_IN_ORDER
+    for given in ([start] if start else []) + (only.split(",") if only else []):
+        if given not in names:
+            raise ValueError(f"unknown notebook {given!r}; choose from {', '.join(names)}")
+    if start:
+        cells = [c for c in cells if names.index(c.notebook) >= names.index(start)]
+    if only:
+        cells = [c for c in cells if c.notebook in only.split(",")]
+    return cells
+
+
+def execute(cell: grid.Cell, profile_name: str) -> None:
+    import papermill
+
+    out = runs_dir(profile_name) / cell.output_name
+    out.parent.mkdir(parents=True, exist_ok=True)
+    papermill.execute_notebook(str(grid.notebook_path(cell.notebook)), str(out), parameters=cell.parameters,
+                               kernel_name="python3", progress_bar=False, cwd=str(grid.NOTEBOOKS))
+
+
+def failed_cell(exc) -> str:
+    """'cell N: Error: message' from a papermill failure (papermill keeps the executed notebook)."""
+    return f"cell {getattr(exc, 'exec_count', '?')}: {getattr(exc, 'ename', type(exc).__name__)}: " \
+           f"{getattr(exc, 'evalue', exc)}"
+
+
+def summary(profile_name: str, timings: list[tuple[str, str, float]]) -> str:
+    from helpers.results import load_records, records_table
+
+    lines = [f"{'cell':48} {'status':8} {'seconds':>8}"]
+    lines += [f"{label:48} {status:8} {seconds:8.1f}" for label, status, seconds in timings]
+    table = records_table(load_records(profile_name))
+    if not table.empty:
+        cols = [c for c in ("notebook", "phase", "variant", "macro_f1", "accuracy", "perplexity",
+                            "joules_per_ticket", "joules", "energy_method") if c in table]
+        lines += ["", f"results/{profile_name}/ (energy on CPU is modelled, see energy_method):",
+                  table[cols].to_string(index=False, float_format=lambda x: f"{x:.4g}")]
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--profile", default="smoke", help="configs/<name>.yaml or a path to a profile YAML")
+    parser.add_argument("--only", help="comma-separated notebook names to run (e.g. 06_rca_eval)")
+    parser.add_argument("--from", dest="start", help="start at this notebook (e.g. 05_finetune)")
+    parser.add_argument("-p", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a profile parameter (repeatable)")
+    args = parser.parse_args(argv)
+    try:
+        profile = grid.load_profile(args.profile)
+        overrides = parse_overrides(args.overrides)
+        grid.check_overrides(overrides)
+        profile["params"].update(overrides)
+        cells = select(grid.expand(profile), args.only, args.start)
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"run_all: {exc}", file=sys.stderr)
+        return 2
+    name = profile["params"]["profile"]
+    print(f"profile {name}: {len(cells)} notebook executions -> runs/{name}/", flush=True)
+    timings = []
+    for cell in cells:
+        print(f"-> {cell.label} {cell.parameters}", flush=True)
+        t0 = time.perf_counter()
+        try:
+            execute(cell, name)
+        except Exception as exc:
+            timings.append((cell.label, "FAILED", time.perf_counter() - t0))
+            print(summary(name, timings))
+            print(f"\nrun_all: {cell.label} failed at {failed_cell(exc)}\n"
+                  f"executed notebook kept: runs/{name}/{cell.output_name}", file=sys.stderr)
+            return 1
+        timings.append((cell.label, "ok", time.perf_counter() - t0))
+    print(summary(name, timings))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
