@@ -49,13 +49,16 @@ class _NvmlCounter:
         return self._nvml.nvmlDeviceGetTotalEnergyConsumption(self._handle)
 
 
+NO_CUDA = "no CUDA device"
+
+
 def _nvml_counter():
-    """The NVML counter when a CUDA GPU exposes one, else None (with the reason)."""
+    """(counter, None) when a CUDA GPU exposes NVML energy; (None, why) otherwise."""
     try:
         import torch
 
         if not torch.cuda.is_available():
-            return None, "no CUDA device"
+            return None, NO_CUDA
         counter = _NvmlCounter(torch.cuda.current_device())
         counter.millijoules()
         return counter, None
@@ -68,21 +71,23 @@ def measure(name: str):
     """Measure the enclosed block; yields a Window whose readings are filled on exit."""
     window = Window(name)
     counter, why = _nvml_counter()
-    cuda = counter is not None or why != "no CUDA device"
-    start_mj = counter.millijoules() if counter else None
-    if cuda:
+    on_gpu = why != NO_CUDA
+    if on_gpu:
         _cuda_sync()
+    start_mj = counter.millijoules() if counter else None
     t0, c0 = time.perf_counter(), time.process_time()
     yield window
-    if cuda:
+    if on_gpu:
         _cuda_sync()
     window.duration_s = time.perf_counter() - t0
     window.cpu_s = time.process_time() - c0
-    if cuda:
-        try:
-            joules = (counter.millijoules() - start_mj) / 1000 if counter else None
-        except Exception as exc:
-            joules, why = None, f"{type(exc).__name__}: {exc}"
+    if on_gpu:
+        joules = None
+        if counter:
+            try:
+                joules = (counter.millijoules() - start_mj) / 1000
+            except Exception as exc:
+                why = f"{type(exc).__name__}: {exc}"
         method = NVML_METHOD if joules is not None else f"nvml unavailable: {why}"
         window.readings.append({"method": method, "joules": joules, "duration_s": window.duration_s})
     window.readings.append({"method": CPU_MODEL_METHOD, "joules": window.cpu_s * WATTS_PER_THREAD,
@@ -93,11 +98,3 @@ def _cuda_sync():
     import torch
 
     torch.cuda.synchronize()
-
-
-def per_item(window: Window, n_items: int) -> list[dict]:
-    """Readings divided by the number of items (tickets, tokens) processed in the window."""
-    if n_items < 1:
-        raise ValueError("n_items must be >= 1")
-    return [{"method": r["method"], "joules_per_item": None if r["joules"] is None else r["joules"] / n_items}
-            for r in window.readings]

@@ -21,8 +21,10 @@ def rca_examples(rows: list[dict], labels: list[str], text_fn) -> list[dict]:
 
 
 def lora_finetune(model, tokenizer, examples: list[dict], output_dir: Path, max_steps: int, batch_size: int,
-                  learning_rate: float, seed: int, lora_r: int = 8, bf16: bool = False) -> dict:
-    """Train a LoRA adapter for max_steps; save it as safetensors in output_dir; return the training log.
+                  learning_rate: float, seed: int, lora_r: int = 8, bf16: bool = False):
+    """Train a LoRA adapter for max_steps and save it as safetensors in output_dir.
+
+    Returns (the peft-wrapped model, the training log: steps, loss curve, tokens, trainable parameters).
 
     CPU-safe settings: use_cpu when there is no GPU, an explicit bf16 flag, no activation checkpointing
     (pointless for a 135M model), no checkpoints, no reporting integrations.
@@ -49,5 +51,5 @@ def lora_finetune(model, tokenizer, examples: list[dict], output_dir: Path, max_
     write_folder_atomic(output_dir, lambda folder: trainer.model.save_pretrained(folder, safe_serialization=True))
     losses = [e["loss"] for e in trainer.state.log_history if "loss" in e]
     tokens = [float(e["num_tokens"]) for e in trainer.state.log_history if "num_tokens" in e]
-    return {"steps": int(result.global_step), "loss_curve": losses, "train_tokens": int(tokens[-1]) if tokens else None,
+    return trainer.model, {"steps": int(result.global_step), "loss_curve": losses, "train_tokens": int(tokens[-1]) if tokens else None,
             "trainable_params": sum(p.numel() for p in trainer.model.parameters() if p.requires_grad)}

@@ -1,0 +1,53 @@
+"""RCA metrics against hand-computed values; cached label scoring equals the plain full-sequence computation."""
+import numpy as np
+import pytest
+import torch
+
+from helpers import rca
+
+
+def test_metrics_by_hand():
+    labels = ["a", "b", "c"]
+    y_true = ["a", "a", "b", "c"]
+    y_pred = ["a", "b", "b", "b"]
+    # F1: a = 2*1*0.5/1.5 = 2/3; b = 2*(1/3)*1/(4/3) = 1/2; c = 0 -> macro (2/3 + 1/2 + 0) / 3 = 7/18
+    assert rca.rca_metrics(y_true, y_pred, labels) == pytest.approx({"accuracy": 0.5, "macro_f1": 7 / 18})
+
+
+def test_predict_is_argmax_with_softmax_confidence():
+    pred, conf = rca.predict(np.array([[0.0, np.log(3.0)], [-1.0, -5.0]]))
+    assert pred.tolist() == [1, 0]
+    assert conf[0] == pytest.approx(0.75)
+
+
+def naive_scores(model, tokenizer, text, labels):
+    """Reference: one full forward per (ticket, label), mean log-prob of the label tokens."""
+    prompt = tokenizer(rca.chat_prompt(tokenizer, text, labels), add_special_tokens=False)["input_ids"]
+    out = []
+    for label in labels:
+        ids = tokenizer(label, add_special_tokens=False)["input_ids"]
+        with torch.inference_mode():
+            logp = torch.log_softmax(model(input_ids=torch.tensor([prompt + ids])).logits[0].float(), -1)
+        out.append(np.mean([logp[len(prompt) - 1 + t, tok].item() for t, tok in enumerate(ids)]))
+    return np.array(out)
+
+
+def test_cached_scoring_matches_full_forward(tiny_model, tokenizer):
+    labels = ["mains power failure", "fibre cut", "hvac overheating"]
+    texts = ["Alarms: MAINS_FAIL, SITE_DOWN", "LOS on uplink port after digging works"]
+    scores = rca.score_labels(tiny_model, tokenizer, texts, labels)
+    for row, text in zip(scores, texts):
+        np.testing.assert_allclose(row, naive_scores(tiny_model, tokenizer, text, labels), rtol=1e-4, atol=1e-5)
+
+
+def test_scoring_picks_the_label_a_model_prefers(tiny_model, tokenizer):
+    """Bias the LM head towards one label's tokens: every ticket must then be classified as that label."""
+    labels = ["fibre cut", "software crash"]
+    favoured = tokenizer("software crash", add_special_tokens=False)["input_ids"]
+    with torch.no_grad():
+        tiny_model.lm_head.weight.mul_(0.0)  # tied: the embeddings too, so the context is uninformative
+        bias = torch.zeros(tiny_model.config.vocab_size)
+        bias[favoured] = 5.0
+        tiny_model.lm_head.bias = torch.nn.Parameter(bias)
+    pred, conf = rca.predict(rca.score_labels(tiny_model, tokenizer, ["ticket one", "ticket two"], labels))
+    assert pred.tolist() == [1, 1] and (conf > 0.9).all()

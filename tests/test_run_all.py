@@ -1,0 +1,88 @@
+"""run_all.py for real: CLI errors, a failing notebook, and the smoke profile through all seven notebooks."""
+import json
+import math
+import shutil
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from helpers import paths
+from helpers.grid import NOTEBOOKS_IN_ORDER
+from helpers.results import REQUIRED_FIELDS, load_records
+
+
+def run_all(*args, timeout=900):
+    return subprocess.run([sys.executable, str(paths.ROOT / "run_all.py"), *args], cwd=paths.ROOT,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def fresh_profile(tmp_path, name, **changes):
+    """A copy of the smoke profile under another name, with its output folders cleared."""
+    profile = yaml.safe_load((paths.CONFIGS / "smoke.yaml").read_text())
+    profile.update(changes)
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(profile))
+    for folder in (paths.data_dir(name), paths.results_dir(name), paths.runs_dir(name), paths.figures_dir(name)):
+        shutil.rmtree(folder, ignore_errors=True)
+    return path
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--profile", "nope"], "profile 'nope' not found"),
+    (["--profile", "smoke", "-p", "max_stepz=3"], "unknown parameter(s) max_stepz"),
+    (["--profile", "smoke", "-p", "max_steps"], "-p expects key=value"),
+    (["--profile", "smoke", "--only", "08_report"], "unknown notebook '08_report'"),
+])
+def test_bad_arguments_fail_before_any_notebook_runs(args, message):
+    result = run_all(*args, timeout=120)
+    assert result.returncode == 2 and message in result.stderr
+    assert "->" not in result.stdout
+
+
+def test_failing_notebook_is_named_and_kept(tmp_path):
+    profile = fresh_profile(tmp_path, "pytest-fail")  # no data generated for it: notebook 2 must fail
+    result = run_all("--profile", str(profile), "--only", "02_baseline", timeout=300)
+    assert result.returncode == 1
+    assert "02_baseline failed at cell" in result.stderr and "FileNotFoundError" in result.stderr
+    assert "01_data" in result.stderr  # the error says which notebook to run first
+    assert (paths.runs_dir("pytest-fail") / "02_baseline.ipynb").is_file()
+
+
+@pytest.mark.slow
+def test_smoke_profile_runs_all_seven_notebooks(tmp_path):
+    name = "pytest-smoke"
+    result = run_all("--profile", str(fresh_profile(tmp_path, name)), timeout=1200)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    executed = {p.name.split("__")[0].removesuffix(".ipynb") for p in paths.runs_dir(name).glob("*.ipynb")}
+    assert executed == set(NOTEBOOKS_IN_ORDER)
+
+    records = load_records(name)
+    assert {r["notebook"] for r in records} == set(NOTEBOOKS_IN_ORDER) - {"07_energy_analysis"}
+    for r in records:
+        assert set(REQUIRED_FIELDS) <= set(r) and r["kernel"]
+        assert r["provenance"]["git_sha"] and r["provenance"]["threads"] in (None, 2)
+        assert r["energy"] and all(e["method"] for e in r["energy"])
+        assert all(e["joules"] is None or e["joules"] >= 0 for e in r["energy"])
+    evaluated = [r for r in records if r["notebook"] == "06_rca_eval"]
+    assert {r["variant"] for r in evaluated} == {"fp32", "bf16", "nf4", "fp32-magnitude50", "bf16-lora"}
+    for r in evaluated:
+        assert 0 <= r["metrics"]["macro_f1"] <= 1 and 0 <= r["metrics"]["accuracy"] <= 1
+        assert r["metrics"]["joules_per_ticket"] > 0 and r["energy"][0]["joules"] > 0
+    pruned = next(r for r in records if r["notebook"] == "03_prune")
+    assert pruned["metrics"]["sparsity_min"] == pytest.approx(0.5, abs=1e-3)
+    assert "no sparse kernel" in pruned["kernel"]
+    finetuned = next(r for r in records if r["notebook"] == "05_finetune")
+    assert all(math.isfinite(x) for x in finetuned["loss_curve"]) and finetuned["metrics"]["steps"] == 4
+    nf4 = next(r for r in records if r["notebook"] == "04_quantize" and r["variant"] == "nf4")
+    fp32 = next(r for r in records if r["notebook"] == "04_quantize" and r["variant"] == "fp32")
+    assert nf4["kernel"] == "bnb nf4 cpu" and nf4["metrics"]["weight_bytes"] < fp32["metrics"]["weight_bytes"] / 2
+
+    header = (paths.results_dir(name) / "summary.csv").read_text().splitlines()[0].split(",")
+    assert {"variant", "macro_f1", "joules_per_ticket", "phi", "rho", "R"} <= set(header)
+    for figure in ("class_balance", "f1_vs_energy", "energy_by_phase", "loss_bf16-lora"):
+        assert (paths.figures_dir(name) / f"{figure}.png").stat().st_size > 1000
+    assert "macro_f1" in result.stdout  # the closing summary table
+    executed_nb = json.loads((paths.runs_dir(name) / "06_rca_eval__nf4.ipynb").read_text())
+    assert any(c.get("outputs") for c in executed_nb["cells"] if c["cell_type"] == "code")
