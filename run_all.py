@@ -43,13 +43,25 @@ def select(cells: list[grid.Cell], only: str | None, start: str | None) -> list[
     return cells
 
 
+def ipc_kernel_manager():
+    """Kernels talk over local sockets (IPC), not TCP: no open port, works with networking disabled."""
+    from jupyter_client import AsyncKernelManager
+
+    class IpcKernelManager(AsyncKernelManager):
+        def __init__(self, **kwargs):
+            super().__init__(transport="ipc", **kwargs)
+
+    return IpcKernelManager
+
+
 def execute(cell: grid.Cell, profile_name: str) -> None:
     import papermill
 
     out = runs_dir(profile_name) / cell.output_name
     out.parent.mkdir(parents=True, exist_ok=True)
     papermill.execute_notebook(str(grid.notebook_path(cell.notebook)), str(out), parameters=cell.parameters,
-                               kernel_name="python3", progress_bar=False, cwd=str(grid.NOTEBOOKS))
+                               kernel_name="python3", progress_bar=False, cwd=str(grid.NOTEBOOKS),
+                               kernel_manager_class=ipc_kernel_manager())
 
 
 def failed_cell(exc) -> str:
