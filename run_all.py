@@ -84,6 +84,14 @@ def summary(profile_name: str, timings: list[tuple[str, str, float]]) -> str:
     return "\n".join(lines)
 
 
+def check_dataset(params: dict) -> None:
+    """A team's own ticket file is validated before any notebook starts (the data notebook does it again)."""
+    if params.get("dataset_path"):
+        from helpers.ticket_files import load_user_tickets
+
+        load_user_tickets(params["dataset_path"], params.get("columns"), params.get("seed", 0))
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--profile", default="smoke", help="configs/<name>.yaml or a path to a profile YAML")
@@ -98,6 +106,7 @@ def main(argv=None) -> int:
         grid.check_overrides(overrides)
         profile["params"].update(overrides)
         cells = select(grid.expand(profile), args.only, args.start)
+        check_dataset(profile["params"])
     except (ValueError, FileNotFoundError) as exc:
         print(f"run_all: {exc}", file=sys.stderr)
         return 2

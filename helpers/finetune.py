@@ -13,10 +13,10 @@ from helpers.rca import SYSTEM_PROMPT
 from helpers.results import write_folder_atomic
 
 
-def rca_examples(rows: list[dict], labels: list[str], text_fn) -> list[dict]:
-    """Conversational prompt-completion examples for the RCA task."""
+def rca_examples(rows: list[dict], labels: list[str]) -> list[dict]:
+    """Conversational prompt-completion examples for the RCA task (rows carry `text` and `root_cause`)."""
     system = SYSTEM_PROMPT.format(labels="; ".join(labels))
-    return [{"prompt": [{"role": "system", "content": system}, {"role": "user", "content": text_fn(r)}],
+    return [{"prompt": [{"role": "system", "content": system}, {"role": "user", "content": r["text"]}],
              "completion": [{"role": "assistant", "content": r["root_cause"]}]} for r in rows]
 
 

@@ -1,176 +1,257 @@
-"""Synthetic telecom fault tickets, deterministic for a seed.
+"""Synthetic telecom fault tickets, as a network operations centre (NOC) writes them; deterministic per seed.
 
-Why: the paper's Ericsson datasets are private. This first generator gives tickets with a root-cause
-label (the RCA target) and an engineer's resolution note (the response-feedback target), a long-tailed
-class balance and overlapping symptoms, so the pipeline runs on something ticket-shaped. It is simple
-on purpose; its limits are in data/README.md.
+Why synthetic: the paper's datasets (Ericsson RCA and response feedback) are private. These tickets
+behave like real ones where it matters for the study: a long-tailed mix of 13 root causes across RAN,
+transport, core, power, environment, software and configuration; symptoms shared between causes (a
+mains failure and a fibre cut both take a site down); misleading alarms; terse, verbose and
+abbreviated writing with typos; an optional label-noise knob; and a test split drawn from a shifted
+"world" (unseen sites, unseen vendors, held-out phrasings). Each ticket carries the root cause (RCA
+target) and the resolution note an engineer would write (response-feedback target).
 """
 from __future__ import annotations
 
-import json
 import random
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 
-from helpers.results import write_atomic
 
-# root cause -> (domain, node types, typical alarms, description fragments, resolution fragments, weight)
+@dataclass(frozen=True)
+class Cause:
+    domain: str
+    nodes: tuple
+    alarms: tuple  # alarms typical of this cause only
+    shared: tuple  # symptom alarms other causes raise too
+    phrases: tuple  # symptom phrases; the last third is held out for the shifted test world
+    fixes: tuple  # resolution-note templates
+    kpi: dict  # KPI name -> (low, high) when this cause is active
+    weight: int  # relative frequency (long tail)
+
+
 TAXONOMY = {
-    "mains power failure": dict(
-        domain="power", nodes=["gNodeB", "eNodeB", "microwave link"], weight=10,
-        alarms=["MAINS_FAIL", "BATTERY_DISCHARGE", "SITE_DOWN", "RECTIFIER_ALARM"],
-        symptoms=["site went down after battery ran out", "on battery since {t} min, now dark",
-                  "utility supply lost, rectifiers off", "whole site off air, no AC input"],
-        fixes=["Utility restored supply; batteries recharged, site back on air.",
-               "Dispatched generator to {site}; site carried on genset until grid returned."]),
-    "fibre cut": dict(
-        domain="transport", nodes=["router", "OLT", "gNodeB"], weight=8,
-        alarms=["LOS", "LINK_DOWN", "SITE_DOWN", "BFD_DOWN"],
-        symptoms=["loss of signal on uplink port", "backhaul down, several sites isolated",
-                  "OTDR shows break {t} km from {site}", "link down both directions, no light"],
-        fixes=["Field team spliced the cut fibre {t} km from {site}; link restored.",
-               "Traffic rerouted over protection path; civil works repaired the duct."]),
-    "microwave rain fade": dict(
-        domain="transport", nodes=["microwave link"], weight=5,
-        alarms=["RSL_LOW", "BER_HIGH", "LINK_DOWN", "MODULATION_DOWNSHIFT"],
-        symptoms=["RSL dropped {t} dB during heavy rain", "adaptive modulation stepped down, errors",
-                  "intermittent link flaps in storm", "BER high on MW hop, weather bad"],
-        fixes=["Fade cleared when rain stopped; recommend higher fade margin on this hop.",
-               "No hardware fault found; link recovered after the storm, ATPC reviewed."]),
-    "hvac overheating": dict(
-        domain="environment", nodes=["gNodeB", "router", "core function"], weight=4,
-        alarms=["HIGH_TEMP", "FAN_FAIL", "BOARD_OVERTEMP", "CELL_DEGRADED"],
-        symptoms=["cabinet temp {t} C and rising", "air con unit tripped, boards throttling",
-                  "fan alarm then thermal shutdown of a board", "shelter hot, radios reducing power"],
-        fixes=["HVAC unit reset and filter cleaned; temperature back to 24 C.",
-               "Replaced failed fan tray; board temperatures normal."]),
-    "hardware board failure": dict(
-        domain="ran", nodes=["gNodeB", "eNodeB", "OLT"], weight=5,
-        alarms=["BOARD_FAULT", "CELL_DOWN", "HW_FAILURE", "SFP_FAIL"],
-        symptoms=["baseband board not responding", "RRU reports HW failure, cell down",
-                  "board reset loop, cell {t} unavailable", "card failed self test"],
-        fixes=["Replaced faulty baseband board at {site}; cells unlocked and carrying traffic.",
-               "Swapped the failed RRU; VSWR and power checked OK."]),
-    "software crash": dict(
-        domain="software", nodes=["core function", "gNodeB", "router"], weight=3,
-        alarms=["PROCESS_RESTART", "CORE_DUMP", "CELL_DOWN", "HEARTBEAT_LOST"],
-        symptoms=["process restarted {t} times in an hour", "core dump after upgrade",
-                  "node stopped answering heartbeats, then rebooted", "software watchdog fired"],
-        fixes=["Rolled back to the previous software load; vendor ticket raised with the core dump.",
-               "Applied the vendor hotfix; no restarts in 24 h."]),
-    "configuration error": dict(
-        domain="configuration", nodes=["router", "core function", "gNodeB"], weight=3,
-        alarms=["BGP_DOWN", "CONFIG_CHANGE", "KPI_DEGRADED", "LINK_DOWN"],
-        symptoms=["started right after change window CR-{t}", "wrong VLAN pushed, traffic blackholed",
-                  "neighbour list wiped by bulk config", "peering down after policy update"],
-        fixes=["Reverted the faulty change CR-{t}; traffic recovered.",
-               "Corrected the parameter set and re-ran the config audit."]),
-    "core congestion": dict(
-        domain="core", nodes=["core function"], weight=2,
-        alarms=["CPU_HIGH", "KPI_DEGRADED", "ATTACH_FAIL_HIGH", "HEARTBEAT_LOST"],
-        symptoms=["attach success rate down to {t} %", "signalling storm, CPU at 95 %",
-                  "session setup failures during event traffic", "AMF overload, throttling UEs"],
-        fixes=["Scaled out the core function by two instances; KPIs back to normal.",
-               "Enabled overload protection and rebalanced traffic across pools."]),
+    "mains power failure": Cause(
+        "power", ("gNodeB", "eNodeB", "microwave link", "OLT"),
+        ("MAINS_FAIL", "AC_INPUT_LOST", "GENSET_START_FAIL"), ("SITE_DOWN", "BATTERY_DISCHARGE"),
+        ("site went down after the batteries ran flat", "on battery for {t} min then dark",
+         "utility supply lost in the area", "no AC at the cabinet, rectifiers idle",
+         "whole site off air after storm, grid outage reported", "power company confirms outage in {site} area"),
+        ("Utility restored supply after {t} min; batteries recharged and {node} back on air.",
+         "Dispatched a portable generator to {site}; {node} carried on genset until the grid returned.",
+         "Grid outage confirmed by the power company; site recovered on its own when AC came back."),
+        {"availability_pct": (0, 40), "battery_v": (42, 47)}, 20),
+    "battery or rectifier failure": Cause(
+        "power", ("gNodeB", "eNodeB", "router"),
+        ("RECTIFIER_FAIL", "BATTERY_LOW_VOLTAGE", "DC_UNDERVOLTAGE"), ("SITE_DOWN", "BATTERY_DISCHARGE"),
+        ("DC voltage dropping although AC is present", "rectifier module {t} failed, batteries draining",
+         "site drops every night at peak load", "battery string swollen, voltage unstable",
+         "mains fine but the site still browns out", "undervoltage alarm with healthy grid"),
+        ("Replaced rectifier module {t} and the worn battery string at {site}; DC voltage stable at 53.5 V.",
+         "Battery bank at {site} past end of life; swapped and load test passed."),
+        {"availability_pct": (20, 80), "battery_v": (40, 46)}, 6),
+    "fibre cut": Cause(
+        "transport", ("router", "OLT", "gNodeB"),
+        ("LOS", "OTDR_EVENT", "BFD_DOWN"), ("LINK_DOWN", "SITE_DOWN"),
+        ("loss of signal on the uplink port", "backhaul down, {t} sites isolated",
+         "no light received on both fibres", "excavator working near the duct",
+         "OTDR trace shows a break {t} km out", "ring protection switched, one span dark"),
+        ("Field team found the cut {t} km from {site} (road works) and spliced it; link restored.",
+         "Traffic moved to the protection path; civil works repaired the duct and the span came back."),
+        {"availability_pct": (0, 50), "rx_power_dbm": (-40, -35)}, 14),
+    "microwave rain fade": Cause(
+        "transport", ("microwave link",),
+        ("MODULATION_DOWNSHIFT", "ATPC_MAX_POWER"), ("LINK_DOWN", "RSL_LOW", "BER_HIGH"),
+        ("RSL dropped {t} dB during heavy rain", "adaptive modulation stepped down to QPSK",
+         "link flapping while the storm passes", "errors only during the downpour",
+         "hop degrades every afternoon thunderstorm", "weather radar shows a cell over the path"),
+        ("Fade cleared when the rain stopped; no fault found. Recommend more fade margin on the {site} hop.",
+         "Link recovered after the storm; raised a planning ticket to review the hop's availability target."),
+        {"availability_pct": (60, 99), "rsl_dbm": (-85, -70)}, 8),
+    "microwave antenna misalignment": Cause(
+        "transport", ("microwave link",),
+        ("XPD_LOW", "RSL_BELOW_PLANNED"), ("LINK_DOWN", "RSL_LOW", "BER_HIGH"),
+        ("RSL {t} dB below planned since the windy night", "dish looks twisted on the mast",
+         "cross-polar discrimination degraded", "constant low level in clear weather",
+         "after tower works the hop never reached planned level", "signal low on both ends, sky is clear"),
+        ("Rigger realigned the antenna at {site}; RSL back to planned level.",
+         "Mount bolts had loosened in the wind; dish re-pointed and torqued."),
+        {"availability_pct": (50, 95), "rsl_dbm": (-80, -68)}, 2),
+    "hvac overheating": Cause(
+        "environment", ("gNodeB", "router", "core function"),
+        ("HVAC_FAIL", "FAN_FAIL", "DOOR_OPEN"), ("HIGH_TEMP", "BOARD_OVERTEMP", "CELL_DEGRADED"),
+        ("cabinet temperature {t} C above normal", "air con unit tripped, boards throttling",
+         "fans at full speed, shelter hot", "thermal shutdown of a board on a hot day",
+         "cooling failed in the equipment room", "radios cut power to protect themselves from heat"),
+        ("HVAC unit at {site} reset and filter cleaned; cabinet back to 24 C.",
+         "Replaced the failed fan tray in the {node}; board temperatures normal."),
+        {"temperature_c": (45, 70)}, 5),
+    "hardware board failure": Cause(
+        "ran", ("gNodeB", "eNodeB", "OLT"),
+        ("BOARD_FAULT", "HW_FAILURE", "SFP_FAIL", "VSWR_HIGH"), ("CELL_DOWN", "BOARD_OVERTEMP"),
+        ("baseband board not responding", "RRU reports a hardware failure",
+         "board in a reset loop", "card failed its self test",
+         "sector {t} dead after a power cycle", "optical module shows no transmit power"),
+        ("Replaced the faulty baseband board on the {vendor} {node} at {site}; cells unlocked.",
+         "Swapped the failed RRU on sector {t}; VSWR and output power checked OK."),
+        {"availability_pct": (30, 90)}, 10),
+    "external interference": Cause(
+        "ran", ("gNodeB", "eNodeB"),
+        ("UL_INTERFERENCE", "NOISE_RISE"), ("KPI_DEGRADED", "CELL_DEGRADED", "RSSI_HIGH"),
+        ("uplink noise floor up {t} dB", "drops and poor throughput, no hardware alarm",
+         "interference pattern across all PRBs", "complaints near the industrial park",
+         "a neighbour's illegal repeater suspected", "noise rises in business hours only"),
+        ("Spectrum scan found an illegal repeater near {site}; regulator informed and it was switched off.",
+         "Interference traced to a faulty TV amplifier; owner replaced it and the noise floor returned to normal."),
+        {"drop_rate_pct": (3, 9), "ul_noise_dbm": (-100, -85)}, 4),
+    "gps sync loss": Cause(
+        "ran", ("gNodeB", "eNodeB"),
+        ("GPS_LOSS", "SYNC_LOST", "PTP_UNLOCKED"), ("CELL_DOWN", "KPI_DEGRADED"),
+        ("clock unlocked, cells going out of service", "GPS antenna reports no satellites",
+         "handover failures to neighbours, timing drift", "holdover expired after {t} h",
+         "PTP grandmaster unreachable", "TDD cells muted to avoid interference"),
+        ("Replaced the damaged GPS antenna cable at {site}; clock locked and cells back.",
+         "Restored PTP path to the grandmaster; {node} resynchronised."),
+        {"drop_rate_pct": (1, 6)}, 3),
+    "software crash": Cause(
+        "software", ("core function", "gNodeB", "router"),
+        ("PROCESS_RESTART", "CORE_DUMP", "WATCHDOG_RESET"), ("CELL_DOWN", "HEARTBEAT_LOST"),
+        ("process restarted {t} times in an hour", "core dump written after the upgrade",
+         "node stopped answering heartbeats then rebooted", "software watchdog fired",
+         "memory leak until the application died", "same crash on three nodes with the new release"),
+        ("Rolled back to the previous software load on {node}; vendor case opened with the core dump.",
+         "Applied the {vendor} hotfix; no restarts in 24 h."),
+        {"cpu_pct": (60, 100)}, 4),
+    "configuration error": Cause(
+        "configuration", ("router", "core function", "gNodeB"),
+        ("CONFIG_CHANGE", "BGP_DOWN", "VLAN_MISMATCH"), ("LINK_DOWN", "KPI_DEGRADED"),
+        ("started right after change window CR-{t}", "wrong VLAN pushed, traffic blackholed",
+         "neighbour list wiped by a bulk change", "peering down after a policy update",
+         "audit shows parameter differs from the golden config", "only sites touched by last night's script affected"),
+        ("Reverted change CR-{t}; traffic recovered. Added a pre-check to the change template.",
+         "Corrected the parameter set on {node} and re-ran the configuration audit."),
+        {"drop_rate_pct": (2, 8)}, 7),
+    "core congestion": Cause(
+        "core", ("core function",),
+        ("CPU_HIGH", "ATTACH_FAIL_HIGH", "OVERLOAD_CONTROL"), ("KPI_DEGRADED", "HEARTBEAT_LOST"),
+        ("attach success rate down to {t} %", "signalling storm, CPU at 95 %",
+         "session setup failures during a stadium event", "AMF throttling UEs",
+         "registration retries flooding the core", "paging failures at the evening peak"),
+        ("Scaled the core function out by two instances; KPIs back to normal.",
+         "Enabled overload protection and rebalanced traffic across the pool."),
+        {"cpu_pct": (85, 100), "drop_rate_pct": (2, 7)}, 2),
+    "certificate expiry": Cause(
+        "software", ("core function", "router", "gNodeB"),
+        ("CERT_EXPIRED", "TLS_HANDSHAKE_FAIL"), ("HEARTBEAT_LOST", "OAM_UNREACHABLE"),
+        ("OAM connection refused since midnight", "TLS handshake failing towards the OSS",
+         "node unmanageable but carrying traffic", "interface to the vendor manager down",
+         "every node of one cluster lost management at 00:00", "security log shows an invalid certificate"),
+        ("Renewed the expired certificate on {node}; OAM connection restored.",
+         "Certificate chain updated on the cluster; automated renewal scheduled."),
+        {"availability_pct": (90, 100)}, 1),
 }
 LABELS = list(TAXONOMY)
-VENDORS = ["Ericsson", "Nokia", "Huawei", "ZTE", "Ciena", "Cisco"]
-STYLES = ["terse", "verbose"]
+KPI_NORMAL = {"availability_pct": (97, 100), "battery_v": (52, 54.5), "rx_power_dbm": (-14, -6),
+              "rsl_dbm": (-50, -38), "temperature_c": (18, 32), "drop_rate_pct": (0.1, 1.0),
+              "ul_noise_dbm": (-120, -115), "cpu_pct": (15, 60)}
+ABBREVIATIONS = {"site": "st", "down": "dn", "battery": "batt", "batteries": "batts", "temperature": "temp",
+                 "microwave": "MW", "after": "aft", "hardware": "HW", "software": "SW", "failure": "fail",
+                 "failed": "fld", "minutes": "min", "because": "bc", "restarted": "rstd", "with": "w/"}
+NODE_SHORT = {"gNodeB": "gNB", "eNodeB": "eNB", "microwave link": "MW link", "router": "rtr",
+              "core function": "core NF", "OLT": "OLT"}
+WORLDS = {  # the shifted world (test) has other sites, two vendors never seen in training, held-out phrasing
+    "seen": {"sites": ("NRT", "STH", "GBG", "MLM", "UPS"), "vendors": ("Ericsson", "Nokia", "Huawei", "Cisco")},
+    "shifted": {"sites": ("KRN", "VXO", "LLA"), "vendors": ("Ericsson", "Nokia", "ZTE", "Samsung")},
+}
+SPLIT_SHARES = {"train": 0.6, "validation": 0.2, "test": 0.2}
+MIN_PER_CLASS = 2  # every class appears at least this often in every split
 
 
-def _site(rng: random.Random) -> str:
-    return f"{rng.choice(['NRT', 'STH', 'GBG', 'MLM', 'UPS', 'LKP'])}{rng.randint(100, 999)}"
+def _typo(word: str, rng: random.Random) -> str:
+    if len(word) < 4:
+        return word
+    i = rng.randrange(1, len(word) - 2)
+    return word[:i] + word[i + 1] + word[i] + word[i + 2:]
 
 
-def make_ticket(rng: random.Random, index: int, start: datetime) -> dict:
-    """One ticket: structured fields, free text, the root cause and the resolution note."""
-    cause = rng.choices(LABELS, weights=[TAXONOMY[c]["weight"] for c in LABELS])[0]
-    spec = TAXONOMY[cause]
-    site, t = _site(rng), rng.randint(2, 40)
-    # Two or three of the cause's alarms plus, half the time, one misleading alarm from another cause.
-    alarms = rng.sample(spec["alarms"], rng.randint(2, 3))
-    if rng.random() < 0.5:
-        other = TAXONOMY[rng.choice([c for c in LABELS if c != cause])]
-        alarms.insert(rng.randrange(len(alarms) + 1), rng.choice(other["alarms"]))
-    opened = start + timedelta(minutes=rng.randint(0, 60 * 24 * 90))
-    symptom = rng.choice(spec["symptoms"]).format(t=t, site=site)
-    style = rng.choice(STYLES)
-    node, vendor = rng.choice(spec["nodes"]), rng.choice(VENDORS)
-    if style == "terse":
-        description = f"{node} {site}: {symptom}. alarms {','.join(alarms)}"
+def _write(text: str, style: str, rng: random.Random) -> str:
+    """Apply a writing style: abbreviations and typos, as hurried NOC staff write."""
+    words = text.split()
+    if style == "abbreviated":
+        words = [ABBREVIATIONS.get(w.lower(), w) for w in words]
+    if style != "verbose" and rng.random() < 0.5:
+        i = rng.randrange(len(words))
+        words[i] = _typo(words[i], rng)
+    return " ".join(words)
+
+
+def _phrases(cause: Cause, world: str) -> tuple:
+    held_out = max(1, len(cause.phrases) // 3)
+    return cause.phrases[-held_out:] if world == "shifted" else cause.phrases[:-held_out]
+
+
+def make_ticket(rng: random.Random, ticket_id: str, cause_name: str, world: str, opened: datetime) -> dict:
+    """One ticket: structured fields, rendered text, the root cause and the resolution note."""
+    cause = TAXONOMY[cause_name]
+    places = WORLDS[world]
+    site = f"{rng.choice(places['sites'])}{rng.randint(100, 999)}"
+    vendor, node, t = rng.choice(places["vendors"]), rng.choice(cause.nodes), rng.randint(2, 40)
+    own = rng.sample(cause.alarms, rng.randint(0, 2))  # sometimes only shared symptoms are visible
+    alarms = own + rng.sample(cause.shared, rng.randint(1, len(cause.shared)))
+    if rng.random() < 0.35:  # a misleading alarm from another cause
+        other = TAXONOMY[rng.choice([c for c in LABELS if c != cause_name])]
+        alarms.append(rng.choice(other.alarms + other.shared))
+    rng.shuffle(alarms)
+    alarms = list(dict.fromkeys(alarms))
+    kpi = {name: round(rng.uniform(*cause.kpi.get(name, normal)), 1)
+           for name, normal in rng.sample(sorted(KPI_NORMAL.items()), 3) + [
+               (k, KPI_NORMAL[k]) for k in cause.kpi if rng.random() < 0.7]}
+    style = rng.choice(("terse", "verbose", "abbreviated"))
+    symptom = _write(rng.choice(_phrases(cause, world)).format(t=t, site=site), style, rng)
+    if style == "verbose":
+        description = (f"NOC reports a problem on the {vendor} {node} at site {site}. Observed: {symptom}. "
+                       f"Active alarms: {', '.join(alarms)}. Please investigate and restore service.")
     else:
-        description = (f"NOC reports an issue on {node} at site {site} ({vendor}). "
-                       f"Observed: {symptom}. Active alarms: {', '.join(alarms)}. Please investigate.")
+        description = f"{NODE_SHORT[node]} {site} {symptom} / {' '.join(alarms)}"
+    text = (f"Node: {node} ({vendor}), site {site}\nAlarms: {', '.join(alarms)}\n"
+            f"KPIs: {', '.join(f'{k}={v}' for k, v in kpi.items())}\nDescription: {description}")
     return {
-        "ticket_id": f"TT-{index:06d}",
-        "opened_at": opened.isoformat(timespec="minutes"),
-        "domain": spec["domain"],
-        "node_type": node,
-        "vendor": vendor,
-        "site": site,
-        "alarms": alarms,
-        "kpi": {"availability_pct": round(rng.uniform(0, 100), 1), "drop_rate_pct": round(rng.uniform(0, 8), 2)},
-        "description": description,
-        "root_cause": cause,
-        "resolution": rng.choice(spec["fixes"]).format(t=t, site=site),
+        "ticket_id": ticket_id, "opened_at": opened.isoformat(timespec="minutes"), "domain": cause.domain,
+        "node_type": node, "vendor": vendor, "site": site, "alarms": alarms, "kpi": kpi, "style": style,
+        "description": description, "text": text, "root_cause": cause_name,
+        "resolution": rng.choice(cause.fixes).format(t=t, site=site, node=node, vendor=vendor),
     }
 
 
-def generate_tickets(n: int, seed: int) -> list[dict]:
-    """n tickets, identical for the same seed."""
-    if n < 1:
-        raise ValueError(f"n_tickets must be >= 1, got {n}")
+def class_counts(n: int) -> dict[str, int]:
+    """Long-tailed counts for n tickets, at least MIN_PER_CLASS per class."""
+    total = sum(c.weight for c in TAXONOMY.values())
+    return {name: max(MIN_PER_CLASS, round(n * c.weight / total)) for name, c in TAXONOMY.items()}
+
+
+def generate_splits(n_tickets: int, seed: int, label_noise: float = 0.0, shift: bool = True) -> dict[str, list[dict]]:
+    """Train/validation/test tickets, identical for the same arguments.
+
+    Train and validation come from the "seen" world; test from the "shifted" one when shift is True.
+    label_noise replaces that fraction of train and validation labels with another class (test stays clean).
+    Every class appears in every split, so the total can exceed n_tickets slightly for small n.
+    """
+    if n_tickets < 1:
+        raise ValueError(f"n_tickets must be >= 1, got {n_tickets}")
+    if not 0 <= label_noise < 1:
+        raise ValueError(f"label_noise must be in [0, 1), got {label_noise}")
     rng = random.Random(seed)
     start = datetime(2026, 1, 1)
-    return [make_ticket(rng, i, start) for i in range(n)]
-
-
-def split_tickets(tickets: list[dict], fractions=(0.6, 0.2, 0.2), seed: int = 0) -> dict[str, list[dict]]:
-    """Stratified train/validation/test split; every class with >= 3 tickets lands in every split."""
-    rng = random.Random(seed)
-    by_class: dict[str, list[dict]] = {}
-    for t in tickets:
-        by_class.setdefault(t["root_cause"], []).append(t)
-    splits = {"train": [], "validation": [], "test": []}
-    for rows in by_class.values():
-        rows = rows[:]
-        rng.shuffle(rows)
-        n_val = max(1, round(fractions[1] * len(rows))) if len(rows) >= 3 else 0
-        n_test = max(1, round(fractions[2] * len(rows))) if len(rows) >= 3 else 0
-        splits["validation"] += rows[:n_val]
-        splits["test"] += rows[n_val:n_val + n_test]
-        splits["train"] += rows[n_val + n_test:]
-    for rows in splits.values():
-        rows.sort(key=lambda r: r["ticket_id"])
+    splits, index = {}, 0
+    for split, share in SPLIT_SHARES.items():
+        world = "shifted" if shift and split == "test" else "seen"
+        causes = [c for c, k in class_counts(round(n_tickets * share)).items() for _ in range(k)]
+        rng.shuffle(causes)
+        rows = []
+        for cause in causes:
+            opened = start + timedelta(minutes=rng.randint(0, 60 * 24 * 90))
+            row = make_ticket(rng, f"TT-{index:06d}", cause, world, opened)
+            if split != "test" and rng.random() < label_noise:
+                row["root_cause"] = rng.choice([c for c in LABELS if c != cause])
+                row["label_noise"] = True
+            rows.append(row)
+            index += 1
+        splits[split] = rows
     return splits
-
-
-def ticket_text(ticket: dict) -> str:
-    """What the model reads: the structured fields a NOC engineer sees, then the description."""
-    return (f"Node: {ticket['node_type']} ({ticket['vendor']}), site {ticket['site']}\n"
-            f"Alarms: {', '.join(ticket['alarms'])}\n"
-            f"Description: {ticket['description']}")
-
-
-def save_splits(splits: dict[str, list[dict]], folder: Path) -> dict[str, Path]:
-    """Write one JSONL file per split and labels.json (the label set, in taxonomy order), each atomically."""
-    present = {r["root_cause"] for rows in splits.values() for r in rows}
-    labels = [c for c in LABELS if c in present] + sorted(present - set(LABELS))
-    paths = {"labels": write_atomic(Path(folder) / "labels.json", json.dumps(labels, indent=1))}
-    for name, rows in splits.items():
-        paths[name] = write_atomic(Path(folder) / f"{name}.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
-    return paths
-
-
-def load_labels(folder: Path) -> list[str]:
-    path = Path(folder) / "labels.json"
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} not found: run notebooks/01_data.ipynb for this profile first")
-    return json.loads(path.read_text())
-
-
-def load_split(folder: Path, name: str) -> list[dict]:
-    path = Path(folder) / f"{name}.jsonl"
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} not found: run notebooks/01_data.ipynb for this profile first")
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]

@@ -9,8 +9,8 @@ from helpers import finetune, tickets
 
 
 def test_lora_lowers_loss_and_adapter_round_trips(tiny_model, tokenizer, tmp_path):
-    rows = tickets.generate_tickets(8, seed=0)
-    examples = finetune.rca_examples(rows, tickets.LABELS, tickets.ticket_text)
+    rows = tickets.generate_splits(8, seed=0)["train"]
+    examples = finetune.rca_examples(rows, tickets.LABELS)
     assert examples[0]["completion"][0]["content"] == rows[0]["root_cause"]
     base_weights = copy.deepcopy(tiny_model.state_dict())
     trained, log = finetune.lora_finetune(tiny_model, tokenizer, examples[:2] * 4, tmp_path / "adapter",

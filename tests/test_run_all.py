@@ -86,3 +86,29 @@ def test_smoke_profile_runs_all_seven_notebooks(tmp_path):
     assert "macro_f1" in result.stdout  # the closing summary table
     executed_nb = json.loads((paths.runs_dir(name) / "06_rca_eval__nf4.ipynb").read_text())
     assert any(c.get("outputs") for c in executed_nb["cells"] if c["cell_type"] == "code")
+
+
+def test_data_notebook_runs_on_a_user_csv(tmp_path):
+    import pandas as pd
+
+    rows = [{"id": f"{c[:1]}{i}", "body": f"{c} symptom {i}", "label": c} for c in ("power", "fibre", "radio")
+            for i in range(5)]
+    csv = tmp_path / "ours.csv"
+    pd.DataFrame(rows).to_csv(csv, index=False)
+    profile = fresh_profile(tmp_path, "pytest-byo")
+    result = run_all("--profile", str(profile), "--only", "01_data", "-p", f"dataset_path={csv}",
+                     "-p", "columns={text: body, root_cause: label, ticket_id: id}", timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    data = paths.data_dir("pytest-byo")
+    assert json.loads((data / "labels.json").read_text()) == ["fibre", "power", "radio"]
+    (record,) = load_records("pytest-byo")
+    assert record["source"] == str(csv) and record["metrics"]["n_classes"] == 3
+
+
+def test_bad_user_csv_is_refused_before_any_notebook(tmp_path):
+    csv = tmp_path / "bad.csv"
+    csv.write_text("body,label\nsite down,power\n")
+    result = run_all("--profile", str(fresh_profile(tmp_path, "pytest-badcsv")), "-p", f"dataset_path={csv}",
+                     "-p", "columns={text: body, root_cause: label}", timeout=120)
+    assert result.returncode == 2 and "only one root-cause class" in result.stderr
+    assert "->" not in result.stdout and not paths.data_dir("pytest-badcsv").exists()

@@ -1,44 +1,60 @@
-"""The ticket generator is deterministic, and its splits are stratified."""
+"""The ticket generator: deterministic, every class in every split, long-tailed, shifted test world."""
 import pytest
 
 from helpers import tickets
 
 
 def test_same_seed_same_tickets_other_seed_other_tickets():
-    assert tickets.generate_tickets(50, seed=3) == tickets.generate_tickets(50, seed=3)
-    assert tickets.generate_tickets(50, seed=3) != tickets.generate_tickets(50, seed=4)
+    assert tickets.generate_splits(80, seed=3) == tickets.generate_splits(80, seed=3)
+    assert tickets.generate_splits(80, seed=3) != tickets.generate_splits(80, seed=4)
 
 
-def test_every_class_with_three_tickets_is_in_every_split():
-    rows = tickets.generate_tickets(300, seed=0)
-    splits = tickets.split_tickets(rows, seed=0)
-    counts = {}
-    for r in rows:
-        counts[r["root_cause"]] = counts.get(r["root_cause"], 0) + 1
-    for name, split in splits.items():
-        assert {r["root_cause"] for r in split} == {c for c, n in counts.items() if n >= 3}, name
-    ids = [r["ticket_id"] for split in splits.values() for r in split]
-    assert sorted(ids) == sorted(r["ticket_id"] for r in rows)  # a partition: nothing lost or duplicated
+@pytest.mark.parametrize("n", [1, 120, 600])
+def test_every_class_is_in_every_split(n):
+    splits = tickets.generate_splits(n, seed=0)
+    for name, rows in splits.items():
+        assert {r["root_cause"] for r in rows} == set(tickets.LABELS), name
+    ids = [r["ticket_id"] for rows in splits.values() for r in rows]
+    assert len(ids) == len(set(ids))
 
 
-def test_long_tail_and_required_fields():
-    rows = tickets.generate_tickets(400, seed=1)
-    counts = sorted((sum(r["root_cause"] == c for r in rows) for c in tickets.LABELS), reverse=True)
-    assert counts[0] >= 3 * counts[-1] > 0
-    for field in ("ticket_id", "opened_at", "node_type", "vendor", "site", "alarms", "description",
-                  "root_cause", "resolution"):
-        assert all(r[field] for r in rows), field
+def test_taxonomy_is_long_tailed_across_domains():
+    assert len(tickets.LABELS) >= 10
+    assert {c.domain for c in tickets.TAXONOMY.values()} >= {"ran", "transport", "core", "power", "environment",
+                                                             "software", "configuration"}
+    counts = tickets.class_counts(1000)
+    assert max(counts.values()) >= 10 * min(counts.values())
 
 
-def test_save_and_load_round_trip(tmp_path):
-    splits = tickets.split_tickets(tickets.generate_tickets(60, seed=0))
-    tickets.save_splits(splits, tmp_path)
-    assert tickets.load_split(tmp_path, "test") == splits["test"]
-    assert set(tickets.load_labels(tmp_path)) == {r["root_cause"] for s in splits.values() for r in s}
+def test_test_split_is_shifted():
+    splits = tickets.generate_splits(600, seed=0)
+    seen = {r["vendor"] for r in splits["train"] + splits["validation"]}
+    test_vendors = {r["vendor"] for r in splits["test"]}
+    assert {"ZTE", "Samsung"} <= test_vendors and not {"ZTE", "Samsung"} & seen
+    train_sites = {r["site"][:3] for r in splits["train"]}
+    assert not train_sites & {r["site"][:3] for r in splits["test"]}
+    unshifted = tickets.generate_splits(600, seed=0, shift=False)
+    assert {r["vendor"] for r in unshifted["test"]} <= seen
 
 
-def test_missing_data_names_the_notebook_to_run(tmp_path):
-    with pytest.raises(FileNotFoundError, match="01_data"):
-        tickets.load_split(tmp_path, "train")
-    with pytest.raises(ValueError, match="n_tickets"):
-        tickets.generate_tickets(0, seed=0)
+def test_label_noise_touches_train_and_validation_only():
+    clean = tickets.generate_splits(600, seed=0)
+    noisy = tickets.generate_splits(600, seed=0, label_noise=0.2)
+    flipped = [r for r in noisy["train"] if r.get("label_noise")]
+    assert 0.1 < len(flipped) / len(noisy["train"]) < 0.3
+    assert not any(r.get("label_noise") for r in noisy["test"])
+    assert not any(r.get("label_noise") for rows in clean.values() for r in rows)
+
+
+def test_tickets_have_the_fields_noc_staff_fill_in():
+    for r in tickets.generate_splits(60, seed=1)["train"]:
+        for field in ("ticket_id", "opened_at", "domain", "node_type", "vendor", "site", "alarms", "kpi",
+                      "description", "text", "root_cause", "resolution"):
+            assert r[field], field
+        assert r["site"] in r["text"] and all(a in r["text"] for a in r["alarms"])
+
+
+@pytest.mark.parametrize("kwargs, message", [({"n_tickets": 0}, "n_tickets"), ({"label_noise": 1.0}, "label_noise")])
+def test_bad_generator_arguments(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        tickets.generate_splits(**{"n_tickets": 10, "seed": 0, **kwargs})
