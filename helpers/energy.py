@@ -1,100 +1,323 @@
-"""Energy of a named measurement window, with the method behind every figure.
+"""Energy of named measurement windows, with the method behind every figure.
 
-Why this shape (after Zeus): `with measure("inference") as window:` wraps exactly the work to count;
-the window then holds one reading per meter. A meter that cannot read reports joules=None and says
-why ("unavailable: ..."), never 0.
+Why this shape (after Zeus): `with measure("inference") as window:` wraps exactly the work to count; on exit
+the window holds one reading per meter, CPU time, wall time and how busy the rest of the machine was.
+Several meters run side by side, so their disagreement is on record; a meter that cannot read gives
+joules=None and says why ("unavailable: ..."), never 0.
 
-Meters in this first version:
-- "cpu-time model": process CPU-seconds x 4.0 W per busy thread. 4 W per thread is what CodeCarbon
-  3.3.2 assumes for a CPU it does not know (our AMD EPYC VM); there is no RAPL or other hardware
-  counter on our machines, so on CPU every joule here is MODELLED, not metered. It counts only the
-  compute of this process: not RAM, idle power, other processes, cooling.
-- "nvml total-energy counter" on CUDA: the GPU's own cumulative energy counter (mJ), read before and
-  after the window. Metered, GPU board only.
+Meters, in the order the study trusts them:
+- nvml: the GPU's cumulative energy counter (mJ), read before and after. Metered; GPU board only.
+- rapl: the CPU package counters under /sys/class/powercap (µJ, wrap-around handled). Metered; whole package,
+  so other processes count too (see `other_load`). Not readable on our VMs.
+- codecarbon: CodeCarbon's offline tracker in process mode. Where there is no RAPL it *models* the CPU from
+  its TDP table (4 W per thread for an unknown CPU) times this process's share of CPU use, and adds a
+  constant RAM power; its CSV goes to the run folder, never the working directory.
+- cpu-model: this process's CPU-seconds × 4.0 W per busy thread — CodeCarbon's figure for an unknown CPU,
+  without its RAM constant. Modelled; counts only this process's compute (no RAM, idle, cooling).
+On our CPU machines every joule is therefore modelled, not metered, and the records say so.
 """
 from __future__ import annotations
 
+import math
+import statistics
+import sys
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 WATTS_PER_THREAD = 4.0
-CPU_MODEL_METHOD = f"cpu-time model (process CPU-s x {WATTS_PER_THREAD} W/thread; modelled, no RAPL)"
-NVML_METHOD = "nvml total-energy counter (metered, GPU board)"
+METHODS = {
+    "nvml": "nvml total-energy counter (metered, GPU board)",
+    "rapl": "rapl package counters (metered, whole CPU package incl. other processes)",
+    "codecarbon": "codecarbon 3.3.2 offline tracker, process mode (modelled CPU from TDP + constant RAM power)",
+    "cpu-model": f"cpu-time model (process CPU-s x {WATTS_PER_THREAD} W/thread; modelled, no RAM/idle)",
+}
+CPU_MODEL_METHOD = METHODS["cpu-model"]
+NVML_METHOD = METHODS["nvml"]
+POWERCAP = Path("/sys/class/powercap")
+
+
+class Unavailable(Exception):
+    """A meter that cannot read here; the message says why."""
+
+
+class CpuTimeModel:
+    name = "cpu-model"
+
+    def start(self):
+        self._c0 = time.process_time()
+
+    def stop(self) -> float:
+        return (time.process_time() - self._c0) * WATTS_PER_THREAD
+
+
+class Rapl:
+    """Sum of the package-level RAPL counters (intel-rapl:N/energy_uj), with wrap-around."""
+
+    name = "rapl"
+
+    def __init__(self, root: Path = POWERCAP):
+        self.domains = sorted(Path(root).glob("intel-rapl:[0-9]")) + sorted(Path(root).glob("amd-rapl:[0-9]"))
+
+    def _read(self) -> list[int]:
+        if not self.domains:
+            raise Unavailable(f"no RAPL package domains under {POWERCAP}")
+        try:
+            return [int((d / "energy_uj").read_text()) for d in self.domains]
+        except (OSError, ValueError) as exc:
+            raise Unavailable(f"RAPL counter not readable ({type(exc).__name__}: {exc})") from None
+
+    def start(self):
+        self._start = self._read()
+
+    def stop(self) -> float:
+        total = 0
+        for domain, before, after in zip(self.domains, self._start, self._read()):
+            if after < before:  # the counter wrapped
+                after += int((domain / "max_energy_range_uj").read_text())
+            total += after - before
+        return total / 1e6
+
+
+class Nvml:
+    name = "nvml"
+
+    def __init__(self, index: int = 0):
+        try:
+            import pynvml
+
+            pynvml.nvmlInit()
+            self._nvml, self._handle = pynvml, pynvml.nvmlDeviceGetHandleByIndex(index)
+        except Exception as exc:
+            raise Unavailable(f"{type(exc).__name__}: {exc}") from None
+
+    def _read(self) -> int:
+        try:
+            return self._nvml.nvmlDeviceGetTotalEnergyConsumption(self._handle)
+        except Exception as exc:
+            raise Unavailable(f"{type(exc).__name__}: {exc}") from None
+
+    def start(self):
+        self._start = self._read()
+
+    def stop(self) -> float:
+        return (self._read() - self._start) / 1000
+
+
+class CodeCarbon:
+    """CodeCarbon's offline tracker; each window is one of its tasks. One tracker per process and folder:
+    starting a tracker costs ~1.5 s here, a task a few milliseconds. Its CSV lands in output_dir."""
+
+    name = "codecarbon"
+    _trackers: dict = {}
+
+    def __init__(self, output_dir: Path, country_iso_code: str = "SWE"):
+        self.output_dir, self.country = Path(output_dir), country_iso_code
+
+    def _tracker(self):
+        key = (str(self.output_dir), self.country)
+        if key not in self._trackers:
+            import atexit
+            import logging
+
+            from codecarbon import OfflineEmissionsTracker
+
+            self.output_dir.mkdir(parents=True, exist_ok=True)
+            logging.getLogger("codecarbon").setLevel(logging.ERROR)
+            tracker = OfflineEmissionsTracker(
+                country_iso_code=self.country, tracking_mode="process", output_dir=str(self.output_dir),
+                log_level="error", save_to_file=True, measure_power_secs=5, allow_multiple_runs=True)
+            atexit.register(tracker.stop)
+            self._trackers[key] = tracker
+        return self._trackers[key]
+
+    def start(self):
+        self._tracker().start_task()
+
+    def stop(self) -> float:
+        data = self._tracker().stop_task()
+        if data is None or data.energy_consumed is None:
+            raise Unavailable("codecarbon returned no energy figure")
+        return float(data.energy_consumed) * 3.6e6  # kWh -> J
+
+
+def default_meters(codecarbon_dir: Path | None = None) -> list:
+    """Every meter worth trying here: NVML on CUDA, RAPL, CodeCarbon (when given a folder), the CPU model."""
+    meters = []
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            meters.append(_try(lambda: Nvml(torch.cuda.current_device()), "nvml"))
+    except ImportError:
+        pass
+    meters.append(Rapl())
+    if codecarbon_dir is not None:
+        meters.append(CodeCarbon(codecarbon_dir))
+    meters.append(CpuTimeModel())
+    return meters
+
+
+class _Broken:
+    """Stands in for a meter that failed to initialise, so the failure is recorded like any other."""
+
+    def __init__(self, name: str, why: str):
+        self.name, self.why = name, why
+
+    def start(self):
+        raise Unavailable(self.why)
+
+
+def _try(make, name):
+    try:
+        return make()
+    except Unavailable as exc:
+        return _Broken(name, str(exc))
 
 
 @dataclass
 class Window:
-    """One measurement window: its name, wall time, CPU time and meter readings."""
+    """One measurement window: its name, wall time, CPU time, load from other processes, meter readings."""
 
     name: str
     duration_s: float = 0.0
     cpu_s: float = 0.0
+    other_load: float | None = None  # share of the machine's CPU capacity used by *other* processes
     readings: list = field(default_factory=list)
 
     def joules(self) -> float | None:
-        """First available reading (NVML before the CPU model on GPU machines)."""
+        """The most trusted available reading (nvml, rapl, codecarbon, cpu-model)."""
         return next((r["joules"] for r in self.readings if r["joules"] is not None), None)
 
-
-class _NvmlCounter:
-    def __init__(self, index: int = 0):
-        import pynvml
-
-        pynvml.nvmlInit()
-        self._nvml = pynvml
-        self._handle = pynvml.nvmlDeviceGetHandleByIndex(index)
-
-    def millijoules(self) -> int:
-        return self._nvml.nvmlDeviceGetTotalEnergyConsumption(self._handle)
-
-
-NO_CUDA = "no CUDA device"
-
-
-def _nvml_counter():
-    """(counter, None) when a CUDA GPU exposes NVML energy; (None, why) otherwise."""
-    try:
-        import torch
-
-        if not torch.cuda.is_available():
-            return None, NO_CUDA
-        counter = _NvmlCounter(torch.cuda.current_device())
-        counter.millijoules()
-        return counter, None
-    except Exception as exc:  # any NVML failure means "unavailable", never 0
-        return None, f"{type(exc).__name__}: {exc}"
+    def method(self) -> str:
+        return next((r["method"] for r in self.readings if r["joules"] is not None), "unavailable")
 
 
 @contextmanager
-def measure(name: str):
-    """Measure the enclosed block; yields a Window whose readings are filled on exit."""
-    window = Window(name)
-    counter, why = _nvml_counter()
-    on_gpu = why != NO_CUDA
-    if on_gpu:
+def measure(name: str, meters: list | None = None, codecarbon_dir: Path | None = None):
+    """Measure the enclosed block with every meter; yields a Window filled on exit."""
+    meters = default_meters(codecarbon_dir) if meters is None else meters
+    window, started, failed = Window(name), [], {}
+    _cuda_sync()
+    for meter in meters:
+        try:
+            meter.start()
+            started.append(meter)
+        except Exception as exc:
+            failed[meter.name] = _why(exc)
+    busy0, t0, c0 = _machine_busy_s(), time.perf_counter(), time.process_time()
+    try:
+        yield window
+    finally:
         _cuda_sync()
-    start_mj = counter.millijoules() if counter else None
-    t0, c0 = time.perf_counter(), time.process_time()
-    yield window
-    if on_gpu:
-        _cuda_sync()
-    window.duration_s = time.perf_counter() - t0
-    window.cpu_s = time.process_time() - c0
-    if on_gpu:
-        joules = None
-        if counter:
+        window.duration_s = time.perf_counter() - t0
+        window.cpu_s = time.process_time() - c0
+        busy = _machine_busy_s()
+        if busy is not None and busy0 is not None and window.duration_s > 0:
+            cpus = _cpu_count()
+            window.other_load = max(0.0, (busy - busy0 - window.cpu_s) / (window.duration_s * cpus))
+        joules = {}
+        for meter in started:
             try:
-                joules = (counter.millijoules() - start_mj) / 1000
+                joules[meter.name] = meter.stop()
             except Exception as exc:
-                why = f"{type(exc).__name__}: {exc}"
-        method = NVML_METHOD if joules is not None else f"nvml unavailable: {why}"
-        window.readings.append({"method": method, "joules": joules, "duration_s": window.duration_s})
-    window.readings.append({"method": CPU_MODEL_METHOD, "joules": window.cpu_s * WATTS_PER_THREAD,
-                            "duration_s": window.duration_s, "cpu_s": window.cpu_s})
+                failed[meter.name] = _why(exc)
+        for meter in meters:
+            value = joules.get(meter.name)
+            method = METHODS[meter.name] if value is not None else f"{meter.name} unavailable: {failed[meter.name]}"
+            window.readings.append({"meter": meter.name, "method": method, "joules": value,
+                                    "duration_s": window.duration_s})
+
+
+def _why(exc: Exception) -> str:
+    return str(exc) if isinstance(exc, Unavailable) else f"{type(exc).__name__}: {exc}"
 
 
 def _cuda_sync():
-    import torch
+    """Wait for queued GPU work, so it is counted in the window it belongs to (no-op without torch/CUDA)."""
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available():
+        torch.cuda.synchronize()
 
-    torch.cuda.synchronize()
+
+def _machine_busy_s() -> float | None:
+    try:
+        import psutil
+
+        t = psutil.cpu_times()
+        return sum(t) - t.idle - getattr(t, "iowait", 0.0)
+    except Exception:
+        return None
+
+
+def _cpu_count() -> int:
+    import os
+
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def t_interval(samples: list[float]) -> tuple[float, float | None]:
+    """Mean and half-width of a 95 % Student-t interval (None for a single sample)."""
+    mean = statistics.fmean(samples)
+    if len(samples) < 2:
+        return mean, None
+    from scipy import stats
+
+    return mean, float(stats.t.ppf(0.975, len(samples) - 1) * statistics.stdev(samples) / math.sqrt(len(samples)))
+
+
+def measure_per_item(name: str, items: list, work, chunks: int = 3, warmup: int = 1, codecarbon_dir=None,
+                     meters: list | None = None):
+    """Run work(items) in `chunks` equal parts, each its own measurement window, after an unmeasured warm-up
+    on the first `warmup` items. Returns (list of work results, summary).
+
+    The summary has, per meter, total joules and duration, the mean joules per item over the chunks with a
+    95 % t-interval, and the repeat count: repeating over chunks of distinct items costs no extra compute.
+    """
+    if not items:
+        raise ValueError("no items to measure")
+    chunks = max(1, min(chunks, len(items)))
+    if warmup:
+        work(items[:warmup])
+    size = math.ceil(len(items) / chunks)
+    parts = [items[i:i + size] for i in range(0, len(items), size)]
+    outputs, windows = [], []
+    for part in parts:
+        with measure(name, meters=meters, codecarbon_dir=codecarbon_dir) as window:
+            outputs.append(work(part))
+        windows.append((window, len(part)))
+    return outputs, summarise(windows)
+
+
+def summarise(windows: list[tuple[Window, int]]) -> dict:
+    """Combine windows of (window, n_items) into per-meter readings with J/item mean, 95 % CI and repeats."""
+    readings = []
+    for i, first in enumerate(windows[0][0].readings):
+        values = [(w.readings[i]["joules"], n) for w, n in windows]
+        duration = sum(w.duration_s for w, _ in windows)
+        if any(j is None for j, _ in values):
+            why = next(w.readings[i]["method"] for w, _ in windows if w.readings[i]["joules"] is None)
+            readings.append({"meter": first["meter"], "method": why, "joules": None, "duration_s": duration,
+                             "repeats": len(windows)})
+            continue
+        mean, ci = t_interval([j / n for j, n in values])
+        readings.append({"meter": first["meter"], "method": first["method"], "joules": sum(j for j, _ in values),
+                         "duration_s": duration, "repeats": len(windows), "joules_per_item": mean,
+                         "joules_per_item_ci95": ci})
+    loads = [w.other_load for w, _ in windows if w.other_load is not None]
+    totals = [r["joules"] for r in readings if r["joules"] is not None]
+    return {"readings": readings, "items": sum(n for _, n in windows), "repeats": len(windows),
+            "cpu_s": sum(w.cpu_s for w, _ in windows), "other_load_max": max(loads) if loads else None,
+            "meter_disagreement": (max(totals) - min(totals)) / min(totals) if len(totals) > 1 and min(totals) > 0
+            else None}
+
+
+def ticket_metrics(summary: dict) -> dict:
+    """Per-ticket energy from the most trusted available meter of a summary, with its method and repeats."""
+    reading = next((r for r in summary["readings"] if r["joules"] is not None), None)
+    if reading is None:
+        return {"joules_per_ticket": None, "energy_method": "unavailable", "energy_repeats": summary["repeats"]}
+    return {"joules_per_ticket": reading["joules_per_item"], "joules_per_ticket_ci95": reading["joules_per_item_ci95"],
+            "wh_per_1000_tickets": reading["joules_per_item"] * 1000 / 3600, "energy_method": reading["method"],
+            "energy_repeats": summary["repeats"]}

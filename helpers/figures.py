@@ -16,3 +16,28 @@ def save_figure(fig, profile: str, name: str, formats=("png", "svg")) -> None:
         fig.savefig(tmp, format=fmt, dpi=150, bbox_inches="tight")
         os.replace(tmp, path)
     print(f"saved figures/{profile}/{name}.{{{','.join(formats)}}}")
+
+
+def pareto_plot(ax, table, quality: str, front, label: str):
+    """Quality against J/ticket per variant (with the 95 % energy interval when known) and the Pareto front."""
+    import seaborn as sns
+
+    xerr = table["joules_per_ticket_ci95"] if "joules_per_ticket_ci95" in table else None
+    ax.errorbar(table["joules_per_ticket"], table[quality], xerr=xerr, fmt="none", ecolor="grey", alpha=0.6)
+    sns.scatterplot(data=table, x="joules_per_ticket", y=quality, hue="variant", s=90, ax=ax)
+    best = table[front].sort_values("joules_per_ticket")
+    ax.step(best["joules_per_ticket"], best[quality], where="post", color="black", lw=1, label="Pareto front")
+    ax.set(xlabel="J per ticket", ylabel=label)
+    ax.legend(loc="upper left", bbox_to_anchor=(1, 1), fontsize="small")
+
+
+def breakeven_plot(ax, life, baseline: str, horizon_tickets: float):
+    """Cumulative energy (one-off + inference) against tickets handled, one line per variant."""
+    import numpy as np
+
+    tickets = np.linspace(0, horizon_tickets, 200)
+    for _, row in life.iterrows():
+        style = {"lw": 2.5, "color": "black"} if row["variant"] == baseline else {"lw": 1.5}
+        ax.plot(tickets, (row["one_off_j"] + row["joules_per_ticket"] * tickets) / 3.6e3, label=row["variant"], **style)
+    ax.set(xlabel="tickets handled", ylabel="cumulative energy, Wh (one-off + inference)")
+    ax.legend(loc="upper left", bbox_to_anchor=(1, 1), fontsize="small")

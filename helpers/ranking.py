@@ -1,19 +1,49 @@
-"""The paper's ranking R = w*phi + (1-w)*rho, with the normalisation we chose (the paper does not give one).
+"""The paper's ranking R = w*phi + (1-w)*rho, the sweep over w, and Pareto fronts.
 
-phi (energy efficiency) = lowest J/ticket among the variants / this variant's J/ticket, in (0, 1];
-rho (task quality) = RCA macro-F1, in [0, 1]. Both are "higher is better", so R is too.
+Our normalisation (the paper does not publish one):
+- phi (energy efficiency) = lowest J/ticket among the variants / this variant's J/ticket, in (0, 1];
+  the most efficient variant scores 1, one that costs twice as much scores 0.5.
+- rho (task quality) = the mean of the task-quality columns given (each already in [0, 1], e.g. RCA
+  macro-F1 and a response-feedback score), so both tasks weigh equally.
+Both are "higher is better", so R is too.
 """
 from __future__ import annotations
 
+import numpy as np
 
-def rank(table, w: float = 0.5, energy: str = "joules_per_ticket", quality: str = "macro_f1"):
+
+def rank(table, w: float = 0.5, energy: str = "joules_per_ticket", quality=("macro_f1",)):
     """Add phi, rho and R columns to a table of variants and sort it by R, best first."""
     if not 0 <= w <= 1:
         raise ValueError(f"w must be between 0 and 1, got {w}")
-    if (table[energy] <= 0).any():
+    if (table[energy] <= 0).any() or table[energy].isna().any():
         raise ValueError(f"every {energy} must be > 0 to compute energy efficiency")
+    quality = [quality] if isinstance(quality, str) else list(quality)
     out = table.copy()
     out["phi"] = out[energy].min() / out[energy]
-    out["rho"] = out[quality]
+    out["rho"] = out[quality].mean(axis=1)
     out["R"] = w * out["phi"] + (1 - w) * out["rho"]
     return out.sort_values("R", ascending=False).reset_index(drop=True)
+
+
+def sweep_w(table, steps: int = 21, **kwargs):
+    """R of every variant for w from 0 to 1; one row per (w, variant), with the winner flagged."""
+    import pandas as pd
+
+    rows = []
+    for w in np.linspace(0, 1, steps):
+        ranked = rank(table, float(w), **kwargs)
+        rows += [{"w": round(float(w), 4), "variant": v, "R": r, "winner": i == 0}
+                 for i, (v, r) in enumerate(zip(ranked["variant"], ranked["R"]))]
+    return pd.DataFrame(rows)
+
+
+def pareto_front(costs, qualities) -> np.ndarray:
+    """Boolean mask of the points no other point beats: lower-or-equal cost and higher-or-equal quality,
+    strictly better in one."""
+    costs, qualities = np.asarray(costs, float), np.asarray(qualities, float)
+    mask = np.ones(len(costs), bool)
+    for i in range(len(costs)):
+        dominated = (costs <= costs[i]) & (qualities >= qualities[i]) & ((costs < costs[i]) | (qualities > qualities[i]))
+        mask[i] = not dominated.any()
+    return mask

@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
-from helpers.paths import ROOT, results_dir
+from helpers.paths import ROOT, results_dir, runs_dir
 
 REQUIRED_FIELDS = ("notebook", "phase", "variant", "metrics", "energy", "kernel", "provenance")
 PACKAGES = ("torch", "transformers", "trl", "peft", "bitsandbytes", "accelerate", "datasets",
@@ -101,16 +101,30 @@ def record_path(profile: str, notebook: str, phase: str, variant: str) -> Path:
     return results_dir(profile) / f"{notebook}__{phase}__{variant}.json"
 
 
-def write_record(profile: str, notebook: str, phase: str, variant: str, metrics: dict, energy: list,
-                 kernel: str, params: dict, threads: int | None = None, seed: int | None = None,
-                 extra: dict | None = None) -> Path:
-    """Validate and write one result record; `energy` is a list of meter readings (see helpers.energy)."""
-    for reading in energy:
+def energy_readings(energy) -> tuple[list, dict]:
+    """Readings and context from a measurement Window, a measure_per_item summary, or a list of readings."""
+    from helpers.energy import Window, summarise
+
+    if isinstance(energy, Window):
+        energy = summarise([(energy, 1)])
+    if isinstance(energy, dict):
+        context = {k: v for k, v in energy.items() if k != "readings"}
+        return energy["readings"], context
+    return list(energy), {}
+
+
+def write_record(profile: str, notebook: str, phase: str, variant: str, metrics: dict, energy, kernel: str,
+                 params: dict, threads: int | None = None, seed: int | None = None, extra: dict | None = None) -> Path:
+    """Validate and write one result record. `energy` is a helpers.energy Window, a measure_per_item summary,
+    or a list of readings; every reading needs a method, joules (None when unavailable) and duration."""
+    readings, context = energy_readings(energy)
+    for reading in readings:
         if not {"method", "joules", "duration_s"} <= set(reading):
             raise ValueError(f"energy reading {reading} lacks method, joules or duration_s")
     record = {
-        "notebook": notebook, "phase": phase, "variant": variant, "metrics": metrics, "energy": energy,
-        "kernel": kernel, "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "notebook": notebook, "phase": phase, "variant": variant, "metrics": metrics, "energy": readings,
+        "energy_context": context, "kernel": kernel,
+        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "provenance": provenance(params, threads, seed), **(extra or {}),
     }
     text = json.dumps(record, indent=2, default=_jsonable)
@@ -127,9 +141,26 @@ class Run:
     threads: int | None = None
     seed: int | None = None
 
-    def write(self, phase: str, variant: str, metrics: dict, energy: list, kernel: str, **extra) -> Path:
+    def write(self, phase: str, variant: str, metrics: dict, energy, kernel: str, **extra) -> Path:
         return write_record(self.profile, self.notebook, phase, variant, metrics, energy, kernel, self.params,
                             self.threads, self.seed, extra)
+
+    @property
+    def codecarbon_dir(self) -> Path:
+        """CodeCarbon's CSV goes to the run folder, never the working directory."""
+        return runs_dir(self.profile) / "codecarbon"
+
+    def measure(self, name: str):
+        """A measurement window with every meter available here (helpers.energy.measure)."""
+        from helpers.energy import measure
+
+        return measure(name, codecarbon_dir=self.codecarbon_dir)
+
+    def measure_per_item(self, name: str, items: list, work, chunks: int = 3):
+        """Measure work over items in chunks (helpers.energy.measure_per_item); returns (outputs, summary)."""
+        from helpers.energy import measure_per_item
+
+        return measure_per_item(name, items, work, chunks=chunks, codecarbon_dir=self.codecarbon_dir)
 
 
 def _jsonable(value):
@@ -147,17 +178,17 @@ def load_records(profile: str) -> list[dict]:
 
 
 def records_table(records: list[dict]):
-    """One row per record and metric-and-energy columns, for the analysis notebook and run_all's summary."""
+    """One row per record: identity, spec, metrics, and the most trusted available energy reading."""
     import pandas as pd
 
     rows = []
     for r in records:
-        row = {"notebook": r["notebook"], "phase": r["phase"], "variant": r["variant"], "kernel": r["kernel"]}
+        row = {"notebook": r["notebook"], "phase": r["phase"], "variant": r["variant"], "kernel": r["kernel"],
+               "spec": r.get("spec")}
         row.update(r["metrics"])
-        for reading in r["energy"]:
-            if reading["joules"] is not None:
-                row.setdefault("joules", reading["joules"])
-                row.setdefault("energy_method", reading["method"])
-                row.setdefault("duration_s", reading["duration_s"])
+        reading = next((e for e in r["energy"] if e["joules"] is not None), None)
+        if reading:
+            row.update(joules=reading["joules"], duration_s=reading["duration_s"], repeats=reading.get("repeats", 1))
+            row.setdefault("energy_method", reading["method"])
         rows.append(row)
     return pd.DataFrame(rows)

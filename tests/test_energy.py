@@ -1,4 +1,7 @@
-"""Measurement windows: the CPU-time model for real, NVML with a mocked counter, and failure -> unavailable."""
+"""Measurement windows: real CPU-time model and CodeCarbon offline, mocked NVML and RAPL counters,
+failures reported as unavailable (never 0), chunked repeats with a 95 % interval."""
+import os
+
 import pytest
 
 from helpers import energy
@@ -12,51 +15,123 @@ def busy(seconds=0.2):
         pass
 
 
-def test_cpu_model_reading_has_method_and_positive_joules():
-    with energy.measure("inference") as window:
-        busy()
-    (reading,) = window.readings
-    assert reading["method"] == energy.CPU_MODEL_METHOD and "modelled" in reading["method"]
-    assert reading["joules"] == pytest.approx(window.cpu_s * energy.WATTS_PER_THREAD)
-    assert reading["joules"] >= 0.2 * energy.WATTS_PER_THREAD * 0.9
-    assert reading["duration_s"] > 0 and window.joules() == reading["joules"]
+class FakeMeter:
+    """A counter-style meter returning scripted readings; an Exception in the script is raised."""
 
+    def __init__(self, name, values):
+        self.name, self.values = name, iter(values)
 
-class FakeCounter:
-    def __init__(self, values):
-        self.values = iter(values)
-
-    def millijoules(self):
+    def _next(self):
         value = next(self.values)
         if isinstance(value, Exception):
             raise value
         return value
 
+    def start(self):
+        self._start = self._next()
 
-def test_nvml_counter_difference_becomes_joules(monkeypatch):
-    monkeypatch.setattr(energy, "_nvml_counter", lambda: (FakeCounter([1_000, 51_000]), None))
-    monkeypatch.setattr(energy, "_cuda_sync", lambda: None)
-    with energy.measure("inference") as window:
+    def stop(self):
+        return self._next() - self._start
+
+
+def test_cpu_model_reading_has_method_and_positive_joules():
+    with energy.measure("inference", meters=[energy.CpuTimeModel()]) as window:
+        busy()
+    (reading,) = window.readings
+    assert reading["method"] == energy.CPU_MODEL_METHOD and "modelled" in reading["method"]
+    assert reading["joules"] == pytest.approx(window.cpu_s * energy.WATTS_PER_THREAD, rel=0.1)
+    assert reading["joules"] >= 0.2 * energy.WATTS_PER_THREAD * 0.9
+    assert window.joules() == reading["joules"] and window.duration_s > 0
+    assert 0 <= window.other_load <= 1
+
+
+def test_codecarbon_offline_for_real_writes_only_to_its_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with energy.measure("inference", meters=[energy.CodeCarbon(tmp_path / "cc"), energy.CpuTimeModel()]) as window:
+        busy(0.3)
+    codecarbon, cpu = window.readings
+    assert codecarbon["joules"] > 0 and "codecarbon" in codecarbon["method"]
+    assert codecarbon["joules"] > cpu["joules"]  # it adds a constant RAM power on top of the CPU
+    assert not (tmp_path / "emissions.csv").exists()
+    energy.CodeCarbon._trackers[(str(tmp_path / "cc"), "SWE")].stop()
+    assert list((tmp_path / "cc").glob("*.csv"))
+
+
+def test_nvml_style_counter_difference_becomes_joules():
+    nvml = FakeMeter("nvml", [1.0, 51.0])
+    with energy.measure("inference", meters=[nvml, energy.CpuTimeModel()]) as window:
         pass
-    nvml, cpu = window.readings
-    assert nvml["method"] == energy.NVML_METHOD and nvml["joules"] == pytest.approx(50.0)
+    gpu, cpu = window.readings
+    assert gpu["method"] == energy.NVML_METHOD and gpu["joules"] == pytest.approx(50.0)
     assert window.joules() == pytest.approx(50.0) and cpu["method"] == energy.CPU_MODEL_METHOD
 
 
-def test_meter_failing_mid_window_is_unavailable_not_zero(monkeypatch):
-    monkeypatch.setattr(energy, "_nvml_counter", lambda: (FakeCounter([1_000, RuntimeError("GPU lost")]), None))
-    monkeypatch.setattr(energy, "_cuda_sync", lambda: None)
-    with energy.measure("inference") as window:
-        pass
-    nvml, cpu = window.readings
-    assert nvml["joules"] is None and nvml["method"].startswith("nvml unavailable") and "GPU lost" in nvml["method"]
-    assert window.joules() == cpu["joules"]  # falls back to the modelled figure, labelled as such
+def test_meter_failing_mid_window_is_unavailable_not_zero():
+    nvml = FakeMeter("nvml", [1.0, RuntimeError("GPU lost")])
+    with energy.measure("inference", meters=[nvml, energy.CpuTimeModel()]) as window:
+        busy(0.05)
+    gpu, cpu = window.readings
+    assert gpu["joules"] is None and gpu["method"] == "nvml unavailable: RuntimeError: GPU lost"
+    assert window.joules() == cpu["joules"] and window.method() == energy.CPU_MODEL_METHOD
 
 
-def test_gpu_without_readable_counter_says_why(monkeypatch):
-    monkeypatch.setattr(energy, "_nvml_counter", lambda: (None, "NVMLError: not supported"))
-    monkeypatch.setattr(energy, "_cuda_sync", lambda: None)
-    with energy.measure("inference") as window:
+def fake_powercap(root, values, max_range=1000):
+    domain = root / "intel-rapl:0"
+    domain.mkdir(parents=True, exist_ok=True)
+    (domain / "max_energy_range_uj").write_text(str(max_range))
+    (domain / "energy_uj").write_text(str(values))
+    return domain
+
+
+def test_rapl_counter_with_wraparound(tmp_path):
+    domain = fake_powercap(tmp_path, 900_000_000, max_range=1_000_000_000)
+    rapl = energy.Rapl(tmp_path)
+    rapl.start()
+    (domain / "energy_uj").write_text("100000000")  # wrapped: 0.1e9 + 1e9 - 0.9e9 = 0.2e9 uJ
+    assert rapl.stop() == pytest.approx(200.0)
+
+
+def test_rapl_absent_is_unavailable(tmp_path):
+    with energy.measure("inference", meters=[energy.Rapl(tmp_path / "none"), energy.CpuTimeModel()]) as window:
         pass
-    assert window.readings[0] == {"method": "nvml unavailable: NVMLError: not supported", "joules": None,
-                                  "duration_s": window.duration_s}
+    assert window.readings[0]["joules"] is None and "no RAPL package domains" in window.readings[0]["method"]
+
+
+def test_t_interval_by_hand():
+    mean, half = energy.t_interval([1.0, 2.0, 3.0])
+    assert mean == 2.0 and half == pytest.approx(4.302653 / 3 ** 0.5, rel=1e-5)
+    assert energy.t_interval([5.0]) == (5.0, None)
+
+
+def test_measure_per_item_chunks_warm_up_and_interval():
+    calls = []
+
+    def work(part):
+        calls.append(list(part))
+        return [x * 2 for x in part]
+
+    nvml = FakeMeter("nvml", [0, 4, 10, 16, 20, 28])  # chunks of 2, 2, 1 items -> 4, 6, 8 J
+    outputs, summary = energy.measure_per_item("inference", list(range(5)), work, chunks=3, warmup=1,
+                                               meters=[nvml, energy.CpuTimeModel()])
+    assert calls[0] == [0] and calls[1:] == [[0, 1], [2, 3], [4]]  # warm-up first, unmeasured
+    assert outputs == [[0, 2], [4, 6], [8]]
+    gpu = summary["readings"][0]
+    assert gpu["joules"] == pytest.approx(18.0) and gpu["repeats"] == 3
+    assert gpu["joules_per_item"] == pytest.approx((2 + 3 + 8) / 3)
+    assert gpu["joules_per_item_ci95"] > 0
+    metrics = energy.ticket_metrics(summary)
+    assert metrics["joules_per_ticket"] == gpu["joules_per_item"] and metrics["energy_repeats"] == 3
+    assert metrics["energy_method"] == energy.NVML_METHOD
+    assert summary["meter_disagreement"] is not None
+
+
+def test_summary_keeps_unavailable_meters_unavailable():
+    broken = FakeMeter("nvml", [0, RuntimeError("x"), 0, 1])
+    _, summary = energy.measure_per_item("inference", [1, 2], lambda p: p, chunks=2, warmup=0,
+                                         meters=[broken, energy.CpuTimeModel()])
+    assert summary["readings"][0]["joules"] is None and "unavailable" in summary["readings"][0]["method"]
+    assert energy.ticket_metrics(summary)["energy_method"] == energy.CPU_MODEL_METHOD
+
+
+def test_no_emissions_file_in_the_working_directory():
+    assert not os.path.exists("emissions.csv")

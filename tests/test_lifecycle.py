@@ -1,0 +1,80 @@
+"""Ranking sweep, Pareto front, one-off accounting, break-even, cost, carbon and payback by hand."""
+import math
+
+import pandas as pd
+import pytest
+
+from helpers import lifecycle, ranking
+
+
+def test_pareto_front_by_hand():
+    costs, quality = [1.0, 2.0, 3.0, 0.5, 2.0], [0.5, 0.6, 0.55, 0.1, 0.6]
+    # (3, .55) is beaten by (2, .6); the two identical (2, .6) points do not beat each other
+    assert ranking.pareto_front(costs, quality).tolist() == [True, True, False, True, True]
+
+
+def test_sweep_w_winners():
+    table = pd.DataFrame({"variant": ["fp32", "bf16", "nf4"], "joules_per_ticket": [2.0, 1.0, 4.0],
+                          "macro_f1": [0.6, 0.5, 0.9]})
+    sweep = ranking.sweep_w(table, steps=3)
+    winners = sweep[sweep.winner].set_index("w")["variant"].to_dict()
+    assert winners == {0.0: "nf4", 0.5: "bf16", 1.0: "bf16"}
+
+
+def test_rho_is_the_mean_of_both_tasks():
+    table = pd.DataFrame({"variant": ["a", "b"], "joules_per_ticket": [1.0, 1.0], "macro_f1": [0.8, 0.4],
+                          "response_quality": [0.2, 0.8]})
+    out = ranking.rank(table, w=0.0, quality=["macro_f1", "response_quality"])
+    assert out.set_index("variant")["rho"].to_dict() == pytest.approx({"a": 0.5, "b": 0.6})
+
+
+def record(notebook, spec, joules):
+    return {"notebook": notebook, "spec": spec, "energy": [{"method": "m", "joules": None, "duration_s": 1},
+                                                          {"method": "m2", "joules": joules, "duration_s": 1}]}
+
+
+SPEC = {"precision": "bf16", "method": "magnitude", "sparsity": 0.5, "finetune": "lora"}
+
+
+def test_one_off_energy_collects_the_variants_runs():
+    records = [
+        record("03_prune", {"precision": "fp32", "method": "magnitude", "sparsity": 0.5, "finetune": "none"}, 100.0),
+        record("03_prune", {"precision": "fp32", "method": "magnitude", "sparsity": 0.7, "finetune": "none"}, 999.0),
+        record("04_quantize", {**SPEC, "finetune": "none"}, 10.0),
+        record("04_quantize", {**SPEC, "precision": "nf4", "finetune": "none"}, 999.0),
+        record("05_finetune", SPEC, 1000.0),
+        record("05_finetune", {**SPEC, "method": "none", "sparsity": 0.0}, 999.0),
+    ]
+    assert lifecycle.one_off_joules(records, SPEC) == {"compression_j": 110.0, "finetune_j": 1000.0}
+    dense = {"precision": "bf16", "method": "none", "sparsity": 0.0, "finetune": "none"}
+    assert lifecycle.one_off_joules(records, dense) == {"compression_j": 0.0, "finetune_j": 0.0}
+
+
+def test_break_even_payback_cost_and_carbon_by_hand():
+    assert lifecycle.break_even_tickets(1000.0, 1.0, 3.0) == 500.0
+    assert lifecycle.break_even_tickets(1000.0, 3.0, 3.0) == math.inf
+    assert lifecycle.payback_months(365.25 / 12 * 100, 100) == pytest.approx(1.0)
+    # 3.6 J/ticket -> 1 Wh per 1,000 tickets -> 0.001 kWh -> 0.0002 EUR at 0.2 EUR/kWh, 0.04 g at 40 g/kWh
+    assert lifecycle.per_thousand(3.6, 0.2, 40.0) == pytest.approx(
+        {"wh_per_1000": 1.0, "cost_per_1000": 0.0002, "co2_g_per_1000": 0.04})
+    with pytest.raises(ValueError, match="tickets_per_day"):
+        lifecycle.payback_months(10, 0)
+
+
+def test_lifecycle_table_against_baseline():
+    inference = pd.DataFrame({"variant": ["fp32", "bf16-magnitude50-lora"], "joules_per_ticket": [3.0, 1.0],
+                              "spec": [{"precision": "fp32", "method": "none", "sparsity": 0.0, "finetune": "none"},
+                                       SPEC]})
+    records = [record("03_prune", {"precision": "fp32", "method": "magnitude", "sparsity": 0.5, "finetune": "none"},
+                      100.0), record("05_finetune", SPEC, 900.0)]
+    life = lifecycle.lifecycle_table(inference, records, "fp32", 0.2, 40.0, tickets_per_day=250)
+    row = life.set_index("variant").loc["bf16-magnitude50-lora"]
+    assert row["one_off_j"] == 1000.0 and row["break_even_tickets"] == 500.0
+    assert row["payback_months"] == pytest.approx(2 / (365.25 / 12))
+    with pytest.raises(ValueError, match="baseline variant 'int8' was not evaluated"):
+        lifecycle.lifecycle_table(inference, records, "int8", 0.2, 40.0, 250)
+
+
+def test_markdown_table():
+    text = lifecycle.to_markdown(pd.DataFrame({"a": [1], "b": ["x"]}))
+    assert text == "| a | b |\n|---|---|\n| 1 | x |\n"
