@@ -84,7 +84,7 @@ def _payback_text(months: float, is_baseline: bool) -> str:
     return "never" if math.isinf(months) else f"{months:.2g}"
 
 
-def _short_method(method: str) -> str:
+def short_method(method: str) -> str:
     """'codecarbon ... (modelled CPU ...)' -> 'codecarbon ..., modelled'."""
     return method.split(" (")[0] + (", modelled" if "modelled" in method else ", metered" if "metered" in method else "")
 
@@ -103,7 +103,7 @@ def manager_summary(ranked, life, baseline: str, grid_country: str):
         f"g CO2e per 1,000 tickets ({grid_country})": merged["co2_g_per_1000"].round(3),
         "one-off kJ": (merged["one_off_j"] / 1000).round(2),
         "payback, months": [_payback_text(m, v == baseline) for m, v in zip(merged["payback_months"], merged["variant"])],
-        "energy method": merged["energy_method"].map(_short_method),
+        "energy method": merged["energy_method"].map(short_method),
         "repeats": merged["energy_repeats"].astype(int),
         "kernel": merged["kernel"],
     })
