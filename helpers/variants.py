@@ -1,13 +1,13 @@
 """A variant of the model = precision x pruning x fine-tuning, as plain data, validated up front.
 
-Why one spec: every notebook that acts on a variant rebuilds it from these four fields, so a result
-record names exactly what ran, and a bad combination fails in one line before any weights load.
+Why one spec: every notebook that acts on a variant rebuilds it from these fields, so a result record names
+exactly what ran, and a bad combination fails in one line before any weights load.
 """
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from helpers.models import PRECISIONS, check_precision, kernel_name, load_model
+from helpers.models import FOUR_BIT, PRECISIONS, check_precision, kernel_name, load_model, pick_device, unsupported
 from helpers.paths import artifacts_dir
 from helpers.prune import check_prune_spec
 
@@ -17,17 +17,18 @@ FINETUNES = ("none", "lora")
 @dataclass(frozen=True)
 class Variant:
     precision: str = "fp32"
-    method: str = "none"  # pruning method, "none" for dense
+    method: str = "none"  # pruning method: none, magnitude or wanda
     sparsity: float = 0.0
+    pattern: str = "unstructured"  # or "2:4" (sparsity 0.5)
     finetune: str = "none"  # "lora" (QLoRA when the precision is 4-bit)
 
     def __post_init__(self):
         check_precision(self.precision)
         if self.method == "none":
-            if float(self.sparsity) != 0:
-                raise ValueError(f"sparsity {self.sparsity} given without a pruning method")
+            if float(self.sparsity) != 0 or self.pattern != "unstructured":
+                raise ValueError(f"sparsity {self.sparsity} / pattern {self.pattern!r} given without a pruning method")
         else:
-            check_prune_spec(self.method, self.sparsity)
+            check_prune_spec(self.method, self.sparsity, self.pattern)
         if self.finetune not in FINETUNES:
             raise ValueError(f"unknown finetune {self.finetune!r}; choose one of {', '.join(FINETUNES)}")
         object.__setattr__(self, "sparsity", float(self.sparsity))
@@ -44,53 +45,87 @@ class Variant:
         return self.method != "none"
 
     @property
+    def pruning_name(self) -> str:
+        """'magnitude50', 'wanda-2of4', or '' when dense."""
+        if not self.pruned:
+            return ""
+        return f"{self.method}-2of4" if self.pattern == "2:4" else f"{self.method}{round(self.sparsity * 100)}"
+
+    @property
     def compressed_name(self) -> str:
         """Name without fine-tuning, e.g. 'bf16-magnitude50'."""
-        return self.precision + (f"-{self.method}{round(self.sparsity * 100)}" if self.pruned else "")
+        return self.precision + (f"-{self.pruning_name}" if self.pruned else "")
 
     @property
     def name(self) -> str:
-        """Stable, readable id, e.g. 'fp32', 'bf16-magnitude50', 'nf4-qlora'."""
+        """Stable, readable id, e.g. 'fp32', 'bf16-wanda-2of4', 'nf4-qlora'."""
         if self.finetune == "none":
             return self.compressed_name
-        return self.compressed_name + ("-qlora" if self.precision in ("nf4", "fp4") else "-lora")
+        return self.compressed_name + ("-qlora" if self.precision in FOUR_BIT else "-lora")
 
     def as_dict(self) -> dict:
         return asdict(self)
 
 
-def pruned_dir(profile: str, method: str, sparsity: float):
+def pruned_dir(profile: str, variant: Variant):
     """Where the prune notebook saves the pruned fp32 weights (a loadable safetensors model folder)."""
-    return artifacts_dir(profile) / f"pruned-{method}{round(float(sparsity) * 100)}"
+    return artifacts_dir(profile) / f"pruned-{variant.pruning_name}"
 
 
 def adapter_dir(profile: str, variant: Variant):
     return artifacts_dir(profile) / f"adapter-{variant.compressed_name}"
 
 
-def load_variant(variant: Variant, profile: str, model_path="default", with_adapter: bool = True):
-    """Rebuild a variant: pruned weights (if any) from the prune notebook, precision at load time,
-    LoRA adapter (if any) from the fine-tune notebook. Missing inputs name the notebook to run."""
+def unsupported_here(variant: Variant, device: str | None = None) -> str | None:
+    """'N/A' reason when this hardware cannot run the variant at all (it is then recorded, not run)."""
+    return unsupported(variant.precision, device or pick_device())
+
+
+def load_variant(variant: Variant, profile: str, model_path="default", with_adapter: bool = True,
+                 for_training: bool = False):
+    """Rebuild a variant: pruned weights (if any) from the prune notebook, precision at load time, LoRA adapter
+    (if any) from the fine-tune notebook, and 2:4 sparse kernels where the hardware has them.
+    Returns (model, tokenizer, kernel description). Missing inputs name the notebook to run."""
     source = model_path
     if variant.pruned:
-        source = pruned_dir(profile, variant.method, variant.sparsity)
+        source = pruned_dir(profile, variant)
         if not (source / "config.json").is_file():
-            raise FileNotFoundError(f"{source} not found: run notebooks/03_prune.ipynb with method="
-                                    f"{variant.method} sparsity={variant.sparsity} for profile {profile!r} first")
+            raise FileNotFoundError(f"{source} not found: run notebooks/03_prune.ipynb with method={variant.method} "
+                                    f"sparsity={variant.sparsity} pattern={variant.pattern} for profile {profile!r} first")
     adapter = None
     if with_adapter and variant.finetune != "none":
         adapter = adapter_dir(profile, variant)
         if not (adapter / "adapter_config.json").is_file():
             raise FileNotFoundError(f"{adapter} not found: run notebooks/05_finetune.ipynb for {variant.compressed_name} first")
-    return load_model(source, variant.precision, adapter=adapter)
-
-
-def kernel(variant: Variant, device: str) -> str:
-    """What executes the linear layers, honestly: zeros in dense weights are still dense math."""
+    model, tokenizer = load_model(source, variant.precision, adapter=adapter)
+    device = next(model.parameters()).device.type
     text = kernel_name(variant.precision, device)
     if variant.pruned:
-        text += f" ({variant.method} {variant.sparsity:.0%} zeros in dense weights; no sparse kernel)"
-    return text
+        text += f" ({variant.method} {variant.pattern} zeros"
+        if variant.pattern == "2:4" and not for_training and adapter is None:
+            text += "; " + use_semi_structured(model, variant.precision, device) + ")"
+        else:
+            text += " in dense weights; no sparse kernel)"
+    return model, tokenizer, text
 
 
-__all__ = ["Variant", "PRECISIONS", "FINETUNES", "load_variant", "kernel", "pruned_dir", "adapter_dir"]
+def use_semi_structured(model, precision: str, device: str) -> str:
+    """Swap 2:4-pruned block linears to PyTorch semi-structured sparse tensors where supported; say what ran."""
+    if device != "cuda":
+        return "N/A semi-structured 2:4 kernel: PyTorch's needs CUDA, zeros stay in dense weights"
+    if precision not in ("fp16", "bf16"):
+        return f"N/A semi-structured 2:4 kernel: needs fp16/bf16 weights, not {precision}; zeros stay in dense weights"
+    import torch
+    from torch.sparse import to_sparse_semi_structured
+
+    from helpers.prune import block_linears
+
+    try:
+        for linear in block_linears(model).values():
+            linear.weight = torch.nn.Parameter(to_sparse_semi_structured(linear.weight), requires_grad=False)
+    except Exception as exc:  # e.g. a GPU older than Ampere: fall back, and say why
+        return f"semi-structured 2:4 kernel failed ({type(exc).__name__}: {str(exc)[:120]}); dense fallback"
+    return "semi-structured 2:4 cuda"
+
+
+__all__ = ["Variant", "PRECISIONS", "FINETUNES", "load_variant", "pruned_dir", "adapter_dir", "unsupported_here"]

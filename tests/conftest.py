@@ -17,12 +17,12 @@ def tokenizer():
 
 @pytest.fixture
 def tiny_model(tokenizer):
-    """A 2-layer Llama with the real vocabulary: same module layout as the default model, ~1 M params."""
+    """A 2-layer Llama with the real vocabulary: same module layout as the default model, ~3 M params."""
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
     torch.manual_seed(0)
-    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=16, intermediate_size=32, num_hidden_layers=2,
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
                          num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=512,
                          tie_word_embeddings=True, pad_token_id=tokenizer.pad_token_id)
     return LlamaForCausalLM(config).eval()

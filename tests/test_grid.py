@@ -8,9 +8,11 @@ def test_smoke_profile_expands_per_variant():
     cells = grid.expand(grid.load_profile("smoke"))
     labels = [c.label for c in cells]
     assert labels[0] == "01_data" and labels[1] == "02_baseline" and labels[-1] == "07_energy_analysis"
-    assert "03_prune[magnitude50]" in labels
+    assert [l for l in labels if l.startswith("03_prune")] == ["03_prune[magnitude50]", "03_prune[wanda-2of4]"]
+    # the swept fp32 wanda model is measured by its prune run alone; dynamic-int8 is swept through quantize
     assert {l for l in labels if l.startswith("04_quantize")} == {
-        "04_quantize[fp32]", "04_quantize[bf16]", "04_quantize[nf4]", "04_quantize[fp32-magnitude50]"}
+        "04_quantize[fp32]", "04_quantize[bf16]", "04_quantize[nf4]", "04_quantize[fp32-magnitude50]",
+        "04_quantize[dynamic-int8]"}
     assert [l for l in labels if l.startswith("05_finetune")] == ["05_finetune[bf16-lora]"]
     assert len([l for l in labels if l.startswith("06_rca_eval")]) == 5
     order = [grid.NOTEBOOKS_IN_ORDER.index(c.notebook) for c in cells]
@@ -22,7 +24,7 @@ def test_each_notebook_gets_only_the_parameters_it_declares():
         assert set(cell.parameters) <= set(grid.declared_parameters(cell.notebook)), cell.label
     prune = next(c for c in grid.expand(grid.load_profile("smoke")) if c.notebook == "03_prune")
     assert prune.parameters["method"] == "magnitude" and prune.parameters["sparsity"] == 0.5
-    assert "precision" not in prune.parameters
+    assert prune.parameters["pattern"] == "unstructured" and "precision" not in prune.parameters
 
 
 def test_unknown_profile_lists_the_known_ones():

@@ -78,9 +78,15 @@ def test_smoke_profile_runs_all_seven_notebooks(tmp_path):
         assert r["energy_context"]["meter_disagreement"] > 0 and r["spec"]["precision"]
     assert not (paths.ROOT / "emissions.csv").exists() and not (paths.NOTEBOOKS / "emissions.csv").exists()
     assert list((paths.runs_dir(name) / "codecarbon").glob("*.csv"))
-    pruned = next(r for r in records if r["notebook"] == "03_prune")
-    assert pruned["metrics"]["sparsity_min"] == pytest.approx(0.5, abs=1e-3)
-    assert "no sparse kernel" in pruned["kernel"]
+    pruned = {r["variant"]: r for r in records if r["notebook"] == "03_prune"}
+    assert set(pruned) == {"fp32-magnitude50", "fp32-wanda-2of4"}
+    for r in pruned.values():
+        assert r["metrics"]["sparsity_min"] == pytest.approx(0.5, abs=1e-3) and r["metrics"]["pattern_verified"]
+    assert pruned["fp32-wanda-2of4"]["metrics"]["n_calibration"] > 0
+    evaluated_pruned = next(r for r in evaluated if r["variant"] == "fp32-magnitude50")
+    assert "no sparse kernel" in evaluated_pruned["kernel"]
+    dynamic = next(r for r in records if r["notebook"] == "04_quantize" and r["variant"] == "dynamic-int8")
+    assert dynamic["kernel"] == "torch dynamic int8 cpu" and dynamic["metrics"]["generate_tokens_per_s"] > 0
     finetuned = next(r for r in records if r["notebook"] == "05_finetune")
     assert all(math.isfinite(x) for x in finetuned["loss_curve"]) and finetuned["metrics"]["steps"] == 4
     nf4 = next(r for r in records if r["notebook"] == "04_quantize" and r["variant"] == "nf4")
@@ -91,8 +97,8 @@ def test_smoke_profile_runs_all_seven_notebooks(tmp_path):
     assert {"variant", "rank (R)", "RCA macro-F1", "Wh per 1,000 tickets", "payback, months", "energy method",
             "repeats"} <= set(header)
     assert (paths.results_dir(name) / "summary.md").read_text().startswith("| variant |")
-    for figure in ("class_balance", "text_lengths", "alarm_cooccurrence", "ranking_vs_w", "pareto", "breakeven",
-                   "energy_by_phase", "loss_bf16-lora"):
+    for figure in ("class_balance", "text_lengths", "alarm_cooccurrence", "perplexity_vs_sparsity",
+                   "footprint_and_speed", "ranking_vs_w", "pareto", "breakeven", "energy_by_phase", "loss_bf16-lora"):
         assert (paths.figures_dir(name) / f"{figure}.png").stat().st_size > 1000
     assert "macro_f1" in result.stdout  # the closing summary table
     executed_nb = json.loads((paths.runs_dir(name) / "06_rca_eval__nf4.ipynb").read_text())

@@ -1,20 +1,25 @@
-"""Variant specs: readable names, clear errors before any weights load."""
+"""Variant specs: readable names, clear errors before any weights load, honest kernels, N/A where impossible."""
 import pytest
+import torch
 
-from helpers.variants import Variant, load_variant
+from helpers import models
+from helpers.variants import Variant, load_variant, unsupported_here, use_semi_structured
 
 
 def test_names():
     assert Variant().name == "fp32"
     assert Variant("bf16", "magnitude", 0.5).name == "bf16-magnitude50"
+    assert Variant("bf16", "wanda", 0.5, "2:4").name == "bf16-wanda-2of4"
     assert Variant("bf16", finetune="lora").name == "bf16-lora"
-    assert Variant("nf4", finetune="lora").name == "nf4-qlora"
+    assert Variant("nf4-dq", finetune="lora").name == "nf4-dq-qlora"
 
 
 @pytest.mark.parametrize("spec, message", [
     ({"precision": "int3"}, "unknown precision 'int3'; choose one of fp32, bf16"),
     ({"sparsity": 0.5}, "without a pruning method"),
+    ({"pattern": "2:4"}, "without a pruning method"),
     ({"method": "magnitude", "sparsity": 1.2}, "strictly between 0 and 1"),
+    ({"method": "wanda", "sparsity": 0.7, "pattern": "2:4"}, "2:4 pattern means sparsity 0.5"),
     ({"finetune": "full"}, "unknown finetune 'full'"),
     ({"precisoin": "bf16"}, "unknown variant field"),
 ])
@@ -30,3 +35,34 @@ def test_missing_upstream_artefact_names_the_notebook(tmp_path):
         load_variant(Variant(), "p", model_path=tmp_path)
     with pytest.raises(FileNotFoundError, match="05_finetune"):
         load_variant(Variant("bf16", finetune="lora"), "no-such-profile")
+
+
+def test_hardware_that_cannot_run_a_variant_says_why():
+    assert unsupported_here(Variant("dynamic-int8"), "cpu") is None
+    assert "CPU only" in unsupported_here(Variant("dynamic-int8"), "cuda")
+    with pytest.raises(ValueError, match="runs on CPU only"):
+        models.load_model("default", "dynamic-int8", device="cuda")
+
+
+def test_semi_structured_kernel_is_na_on_cpu_with_the_reason(tiny_model):
+    text = use_semi_structured(tiny_model, "bf16", "cpu")
+    assert text.startswith("N/A semi-structured 2:4 kernel") and "CUDA" in text
+    assert "needs fp16/bf16" in use_semi_structured(tiny_model, "nf4", "cuda")
+
+
+def test_kernel_names():
+    assert models.kernel_name("nf4-dq", "cpu") == "bnb nf4-dq cpu"
+    assert models.kernel_name("dynamic-int8", "cpu") == "torch dynamic int8 cpu"
+    assert "slow" in models.kernel_name("fp16", "cpu") and models.kernel_name("fp16", "cuda") == "dense fp16 cuda"
+
+
+@pytest.mark.parametrize("precision", ["bf16", "nf4-dq", "dynamic-int8"])
+def test_precisions_load_a_small_saved_model(tiny_model, tokenizer, tmp_path, precision):
+    models.save_model_folder(tiny_model, tokenizer, tmp_path / "tiny")
+    model, tok = models.load_model(tmp_path / "tiny", precision, device="cpu")
+    ids = tok("SITE_DOWN at NRT123", return_tensors="pt")["input_ids"]
+    with torch.inference_mode():
+        assert torch.isfinite(model(input_ids=ids).logits.float()).all()
+    assert models.weight_bytes(model) > 0
+    if precision != "dynamic-int8":  # which unties the LM head into its own int8 copy: bigger on a tiny model
+        assert models.weight_bytes(model) < models.weight_bytes(tiny_model)
