@@ -64,6 +64,22 @@ def execute(cell: grid.Cell, profile_name: str) -> None:
                                kernel_manager_class=ipc_kernel_manager())
 
 
+def set_aside_previous_results(profile_name: str) -> None:
+    """A full run starts from empty records, so the analysis never mixes in variants of an older grid;
+    the previous records are kept in results/<profile>.previous/ (one generation), not deleted."""
+    import os
+    import shutil
+
+    from helpers.paths import results_dir
+
+    current = results_dir(profile_name)
+    if current.is_dir() and any(current.iterdir()):
+        previous = current.with_name(current.name + ".previous")
+        shutil.rmtree(previous, ignore_errors=True)
+        os.replace(current, previous)
+        print(f"previous records moved to results/{previous.name}/", flush=True)
+
+
 def not_runnable_here(cell: grid.Cell) -> str | None:
     """Fine-tuning and evaluation of a variant this hardware cannot run are skipped (notebook 4 records the N/A)."""
     if cell.notebook not in ("05_finetune", "06_rca_eval"):
@@ -120,6 +136,8 @@ def main(argv=None) -> int:
         print(f"run_all: {exc}", file=sys.stderr)
         return 2
     name = profile["params"]["profile"]
+    if not args.only and not args.start:
+        set_aside_previous_results(name)
     print(f"profile {name}: {len(cells)} notebook executions -> runs/{name}/", flush=True)
     timings = []
     for cell in cells:

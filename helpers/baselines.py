@@ -44,3 +44,14 @@ def keyword_rule(train_texts: list[str], train_labels: list[str], test_texts: li
 
 def _words(text: str) -> set[str]:
     return set(re.findall(r"[a-z0-9_]+", text.lower()))
+
+
+def minilm_logreg(train_texts: list[str], train_labels: list[str], test_texts: list[str], seed: int = 0) -> list[str]:
+    """MiniLM sentence embeddings + logistic regression: a small neural encoder, no generation."""
+    from sklearn.linear_model import LogisticRegression
+
+    from helpers.encoder import embed
+
+    classifier = LogisticRegression(max_iter=2000, random_state=seed, C=10.0)
+    classifier.fit(embed(train_texts), train_labels)
+    return list(classifier.predict(embed(test_texts)))

@@ -1,23 +1,29 @@
 """LoRA fine-tuning with trl's SFTTrainer (QLoRA when the base model is loaded in 4-bit).
 
-Why prompt-completion examples: the loss then falls on the answer only (the root cause), not on
-the ticket, so a few steps already move the model towards the task. The prompt is the same one the
-RCA scorer uses, so training and evaluation see identical inputs.
+Why prompt-completion examples: the loss then falls on the answer only (the root cause, or the resolution
+note), not on the ticket, so a few steps already move the model towards the tasks. The prompts are the
+same ones the RCA scorer and the note generator use, so training and evaluation see identical inputs.
 """
 from __future__ import annotations
 
 import tempfile
 from pathlib import Path
 
-from helpers.rca import SYSTEM_PROMPT
+from helpers.rca import rca_messages
+from helpers.response import response_messages
 from helpers.results import write_folder_atomic
 
 
 def rca_examples(rows: list[dict], labels: list[str]) -> list[dict]:
     """Conversational prompt-completion examples for the RCA task (rows carry `text` and `root_cause`)."""
-    system = SYSTEM_PROMPT.format(labels="; ".join(labels))
-    return [{"prompt": [{"role": "system", "content": system}, {"role": "user", "content": r["text"]}],
-             "completion": [{"role": "assistant", "content": r["root_cause"]}]} for r in rows]
+    return [{"prompt": rca_messages(r["text"], labels), "completion": [{"role": "assistant", "content": r["root_cause"]}]}
+            for r in rows]
+
+
+def response_examples(rows: list[dict]) -> list[dict]:
+    """Prompt-completion examples for response feedback: the ticket, then the engineer's resolution note."""
+    return [{"prompt": response_messages(r["text"]), "completion": [{"role": "assistant", "content": r["resolution"]}]}
+            for r in rows if r.get("resolution")]
 
 
 def lora_finetune(model, tokenizer, examples: list[dict], output_dir: Path, max_steps: int, batch_size: int,

@@ -47,3 +47,20 @@ def pareto_front(costs, qualities) -> np.ndarray:
         dominated = (costs <= costs[i]) & (qualities >= qualities[i]) & ((costs < costs[i]) | (qualities > qualities[i]))
         mask[i] = not dominated.any()
     return mask
+
+
+def task_table(table):
+    """One row per evaluated variant (notebook 6): RCA metrics, response-feedback metrics when recorded, and
+    joules_per_ticket for handling a ticket fully (RCA + resolution note; 95 % half-widths added in quadrature)."""
+    evaluated = table[table["notebook"] == "06_rca_eval"]
+    rca = evaluated[evaluated["phase"] == "inference"].set_index("variant")
+    notes = evaluated[evaluated["phase"] == "response"].set_index("variant")
+    if notes.empty:
+        return rca.reset_index()
+    columns = ["response_quality", "rougeL", "bleu", "embedding_cosine"]
+    out = rca.drop(columns=[c for c in columns if c in rca]).join(notes[columns])
+    out["rca_joules_per_ticket"] = out["joules_per_ticket"]
+    out["response_joules_per_ticket"] = notes["joules_per_ticket"]
+    out["joules_per_ticket"] = out["rca_joules_per_ticket"] + out["response_joules_per_ticket"]
+    out["joules_per_ticket_ci95"] = np.hypot(out["joules_per_ticket_ci95"], notes["joules_per_ticket_ci95"])
+    return out.reset_index()

@@ -12,14 +12,32 @@ SYSTEM_PROMPT = ("You are a network operations engineer. Read the fault ticket a
                  "Answer with exactly one of: {labels}.")
 
 
-def chat_prompt(tokenizer, text: str, labels: list[str]) -> str:
+def rca_messages(text: str, labels: list[str], shots: list[dict] | None = None) -> list[dict]:
+    """System prompt, optional worked examples (few-shot: earlier user/assistant turns), then the ticket."""
+    messages = [{"role": "system", "content": SYSTEM_PROMPT.format(labels="; ".join(labels))}]
+    for shot in shots or []:
+        messages += [{"role": "user", "content": shot["text"]}, {"role": "assistant", "content": shot["root_cause"]}]
+    return messages + [{"role": "user", "content": text}]
+
+
+def chat_prompt(tokenizer, text: str, labels: list[str], shots: list[dict] | None = None) -> str:
     """The chat-formatted prompt, ending where the assistant's answer starts."""
-    messages = [{"role": "system", "content": SYSTEM_PROMPT.format(labels="; ".join(labels))},
-                {"role": "user", "content": text}]
-    return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    return tokenizer.apply_chat_template(rca_messages(text, labels, shots), tokenize=False, add_generation_prompt=True)
 
 
-def score_labels(model, tokenizer, texts: list[str], labels: list[str]) -> np.ndarray:
+def pick_shots(train: list[dict], k: int, seed: int = 0) -> list[dict]:
+    """k training tickets of k different root causes (the most frequent first), for few-shot prompts."""
+    import random
+
+    by_class: dict[str, list[dict]] = {}
+    for row in train:
+        by_class.setdefault(row["root_cause"], []).append(row)
+    rng = random.Random(seed)
+    common = sorted(by_class, key=lambda c: -len(by_class[c]))[:k]
+    return [rng.choice(by_class[c]) for c in common]
+
+
+def score_labels(model, tokenizer, texts: list[str], labels: list[str], shots: list[dict] | None = None) -> np.ndarray:
     """Mean log-probability per token of each label after each ticket's prompt: shape (tickets, labels).
 
     The prompt is encoded once per ticket; its key/value cache is then shared by all labels, which
@@ -36,7 +54,7 @@ def score_labels(model, tokenizer, texts: list[str], labels: list[str]) -> np.nd
                                device=device)
     scores = np.zeros((len(texts), len(labels)))
     for i, text in enumerate(texts):
-        prompt = tokenizer(chat_prompt(tokenizer, text, labels), add_special_tokens=False,
+        prompt = tokenizer(chat_prompt(tokenizer, text, labels, shots), add_special_tokens=False,
                            return_tensors="pt")["input_ids"].to(device)
         with torch.inference_mode():
             out = model(input_ids=prompt, use_cache=True, logits_to_keep=1)
@@ -63,3 +81,45 @@ def rca_metrics(y_true: list[str], y_pred: list[str], labels: list[str]) -> dict
 
     return {"accuracy": float(accuracy_score(y_true, y_pred)),
             "macro_f1": float(f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0))}
+
+
+def per_class_f1(y_true: list[str], y_pred: list[str], labels: list[str]) -> dict:
+    from sklearn.metrics import f1_score
+
+    scores = f1_score(y_true, y_pred, labels=labels, average=None, zero_division=0)
+    return {label: float(s) for label, s in zip(labels, scores)}
+
+
+def confusion(y_true: list[str], y_pred: list[str], labels: list[str]):
+    """Confusion matrix as a DataFrame: rows true class, columns predicted class."""
+    import pandas as pd
+    from sklearn.metrics import confusion_matrix
+
+    return pd.DataFrame(confusion_matrix(y_true, y_pred, labels=labels), index=labels, columns=labels)
+
+
+def _accuracy_and_macro_f1(t: np.ndarray, p: np.ndarray, k: int) -> tuple[float, float]:
+    """Same figures as rca_metrics on label indices, vectorised for the bootstrap (F1 = 2TP / (2TP+FP+FN))."""
+    classes = np.arange(k)[:, None]
+    tp = ((t == classes) & (p == classes)).sum(1)
+    fp = ((t != classes) & (p == classes)).sum(1)
+    fn = ((t == classes) & (p != classes)).sum(1)
+    denominator = 2 * tp + fp + fn
+    f1 = np.where(denominator > 0, 2 * tp / np.maximum(denominator, 1), 0.0)
+    return float((t == p).mean()), float(f1.mean())
+
+
+def bootstrap_ci(y_true: list[str], y_pred: list[str], labels: list[str], n_resamples: int = 2000,
+                 seed: int = 0) -> dict:
+    """95 % percentile-bootstrap intervals of accuracy and macro-F1 (tickets resampled with replacement)."""
+    from scipy.stats import bootstrap
+
+    index = {label: i for i, label in enumerate(labels)}
+    t = np.array([index[y] for y in y_true])
+    p = np.array([index.get(y, -1) for y in y_pred])
+    out = {}
+    for position, name in enumerate(("accuracy", "macro_f1")):
+        ci = bootstrap((t, p), lambda a, b: _accuracy_and_macro_f1(a, b, len(labels))[position], paired=True,
+                       vectorized=False, n_resamples=n_resamples, method="percentile", random_state=seed)
+        out[f"{name}_ci_low"], out[f"{name}_ci_high"] = float(ci.confidence_interval.low), float(ci.confidence_interval.high)
+    return out

@@ -78,3 +78,16 @@ def test_lifecycle_table_against_baseline():
 def test_markdown_table():
     text = lifecycle.to_markdown(pd.DataFrame({"a": [1], "b": ["x"]}))
     assert text == "| a | b |\n|---|---|\n| 1 | x |\n"
+
+
+def test_task_table_adds_both_tasks_energy():
+    table = pd.DataFrame([
+        {"notebook": "06_rca_eval", "phase": "inference", "variant": "a", "macro_f1": 0.5, "joules_per_ticket": 2.0,
+         "joules_per_ticket_ci95": 0.3},
+        {"notebook": "06_rca_eval", "phase": "response", "variant": "a", "response_quality": 0.7, "rougeL": 0.2,
+         "bleu": 5.0, "embedding_cosine": 0.7, "joules_per_ticket": 10.0, "joules_per_ticket_ci95": 0.4},
+        {"notebook": "02_baseline", "phase": "inference", "variant": "fp32-zero-shot", "macro_f1": 0.1,
+         "joules_per_ticket": 2.0, "joules_per_ticket_ci95": 0.3}])
+    (row,) = ranking.task_table(table).to_dict("records")
+    assert row["variant"] == "a" and row["joules_per_ticket"] == 12.0 and row["rca_joules_per_ticket"] == 2.0
+    assert row["joules_per_ticket_ci95"] == pytest.approx(0.5) and row["response_quality"] == 0.7

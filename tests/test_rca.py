@@ -51,3 +51,26 @@ def test_scoring_picks_the_label_a_model_prefers(tiny_model, tokenizer):
         tiny_model.lm_head.bias = torch.nn.Parameter(bias)
     pred, conf = rca.predict(rca.score_labels(tiny_model, tokenizer, ["ticket one", "ticket two"], labels))
     assert pred.tolist() == [1, 1] and (conf > 0.9).all()
+
+
+def test_per_class_f1_confusion_and_bootstrap_agree_with_sklearn():
+    labels = ["a", "b", "c"]
+    y_true = ["a", "a", "b", "c"] * 10
+    y_pred = ["a", "b", "b", "b"] * 10
+    assert rca.per_class_f1(y_true, y_pred, labels) == pytest.approx({"a": 2 / 3, "b": 0.5, "c": 0.0})
+    matrix = rca.confusion(y_true, y_pred, labels)
+    assert matrix.loc["a", "b"] == 10 and matrix.loc["c", "b"] == 10 and matrix.values.sum() == 40
+    t, p = (np.array([labels.index(y) for y in ys]) for ys in (y_true, y_pred))
+    assert rca._accuracy_and_macro_f1(t, p, 3) == pytest.approx((0.5, 7 / 18))
+    ci = rca.bootstrap_ci(y_true, y_pred, labels, n_resamples=500)
+    assert ci["macro_f1_ci_low"] < 7 / 18 < ci["macro_f1_ci_high"] and ci["accuracy_ci_low"] < 0.5 < ci["accuracy_ci_high"]
+    perfect = rca.bootstrap_ci(y_true, y_true, labels, n_resamples=200)
+    assert perfect["macro_f1_ci_low"] == perfect["macro_f1_ci_high"] == 1.0
+
+
+def test_few_shot_prompt_carries_worked_examples(tokenizer):
+    train = [{"text": f"ticket {i}", "root_cause": c} for i, c in enumerate(["x", "x", "x", "y", "y", "z"])]
+    shots = rca.pick_shots(train, 2, seed=0)
+    assert [s["root_cause"] for s in shots] == ["x", "y"]
+    prompt = rca.chat_prompt(tokenizer, "the new ticket", ["x", "y", "z"], shots)
+    assert prompt.index(shots[0]["text"]) < prompt.index("the new ticket") and prompt.count("<|im_start|>assistant") == 3

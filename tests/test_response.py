@@ -1,0 +1,40 @@
+"""Response feedback: metrics on hand-made pairs, bounded batched generation, the MiniLM baseline."""
+import pytest
+
+from helpers import baselines, encoder, response
+
+
+def test_metrics_identical_and_unrelated_notes():
+    same = response.response_metrics(["Replaced the faulty board at NRT123."], ["Replaced the faulty board at NRT123."])
+    assert same["rougeL"] == pytest.approx(1.0) and same["bleu"] == pytest.approx(100.0)
+    assert same["embedding_cosine"] == pytest.approx(1.0, abs=1e-5) and same["response_quality"] == pytest.approx(1.0, abs=1e-5)
+    other = response.response_metrics(["Spliced fibre"], ["HVAC reset and filter cleaned"])
+    assert other["rougeL"] == 0.0 and other["bleu"] < 5 and other["embedding_cosine"] < 0.5
+    with pytest.raises(ValueError, match="as many generated notes"):
+        response.response_metrics(["a"], ["a", "b"])
+
+
+def test_paraphrase_scores_higher_on_embeddings_than_on_overlap():
+    m = response.response_metrics(["The broken baseband card was swapped."], ["Replaced the faulty baseband board."])
+    assert m["embedding_cosine"] > m["rougeL"]
+
+
+def test_generation_is_bounded_and_batched(tiny_model, tokenizer):
+    texts = ["SITE_DOWN at NRT123", "a much longer ticket text about a fibre cut on the ring near the river"]
+    notes = response.generate_notes(tiny_model, tokenizer, texts, max_new_tokens=5, batch_size=2)
+    assert len(notes) == 2 and all(len(tokenizer(n)["input_ids"]) <= 6 for n in notes)
+    assert tokenizer.padding_side == "right"  # restored after generation
+    assert notes == response.generate_notes(tiny_model, tokenizer, texts, max_new_tokens=5, batch_size=1)
+
+
+def test_encoder_ships_offline_and_normalises():
+    vectors = encoder.embed(["mains failure", "power outage at the site", "BGP session down"])
+    assert vectors.shape == (3, 384)
+    assert (abs((vectors ** 2).sum(1) - 1) < 1e-4).all()
+    assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2]
+
+
+def test_minilm_logreg_separates_a_toy():
+    train = ["mains power failure at site", "battery discharge, no AC", "fibre cut near road", "loss of light on fibre"]
+    labels = ["power", "power", "fibre", "fibre"]
+    assert baselines.minilm_logreg(train, labels, ["AC mains lost", "the optical fibre was cut"]) == ["power", "fibre"]
