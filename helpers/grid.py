@@ -7,6 +7,7 @@ hand with papermill. Data and energy analysis run once per profile.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import yaml
@@ -56,7 +57,9 @@ def load_profile(name_or_path: str) -> dict:
     profile = yaml.safe_load(path.read_text()) or {}
     if not isinstance(profile, dict) or set(profile) - PROFILE_KEYS:
         raise ValueError(f"{path}: a profile is a mapping with keys {sorted(PROFILE_KEYS)}")
-    profile.setdefault("params", {})
+    profile["params"] = profile.get("params") or {}
+    if not isinstance(profile["params"], dict):
+        raise ValueError(f"{path}: params must be a mapping of parameter names to values")
     profile["params"].setdefault("profile", path.stem)
     profile["variants"] = [Variant.from_dict(v or {}) for v in profile.get("variants") or [{}]]
     # Variants only pruned and quantized (footprint, speed, perplexity), not fine-tuned or evaluated on tasks.
@@ -64,6 +67,7 @@ def load_profile(name_or_path: str) -> dict:
     return profile
 
 
+@lru_cache(maxsize=None)
 def declared_parameters(notebook: str) -> dict:
     """The parameters a notebook declares in its `parameters` cell (name -> papermill's description)."""
     import papermill

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import math
 
+from helpers.energy import best_reading
+
 J_PER_KWH = 3.6e6
 DAYS_PER_MONTH = 365.25 / 12
 
@@ -25,22 +27,27 @@ def one_off_joules(records: list[dict], spec: dict) -> dict:
     def total(notebook, keys):
         return sum(_joules(r) for r in records if r["notebook"] == notebook and matches(r, keys))
 
+    pruning = ("method", "sparsity", "pattern")
     out = {"compression_j": 0.0, "finetune_j": 0.0}
     if spec.get("method", "none") != "none":
-        out["compression_j"] += total("03_prune", ("method", "sparsity"))
-    out["compression_j"] += total("04_quantize", ("precision", "method", "sparsity"))
+        out["compression_j"] += total("03_prune", pruning)
+    out["compression_j"] += total("04_quantize", ("precision", *pruning))
     if spec.get("finetune", "none") != "none":
-        out["finetune_j"] += total("05_finetune", ("precision", "method", "sparsity", "finetune"))
+        out["finetune_j"] += total("05_finetune", ("precision", *pruning, "finetune"))
     return out
 
 
 def _joules(record: dict) -> float:
-    return next((r["joules"] for r in record["energy"] if r["joules"] is not None), 0.0)
+    """A record's energy; NaN (never 0) when no meter could read, so totals show as unknown."""
+    best = best_reading(record["energy"])
+    return best["joules"] if best else math.nan
 
 
 def break_even_tickets(one_off_j: float, j_per_ticket: float, baseline_j_per_ticket: float) -> float:
     """Tickets after which the one-off energy is repaid; inf when the variant saves nothing per ticket."""
     saving = baseline_j_per_ticket - j_per_ticket
+    if math.isnan(one_off_j) or math.isnan(saving):
+        return math.nan
     if saving <= 0:
         return math.inf
     return one_off_j / saving
@@ -73,7 +80,7 @@ def lifecycle_table(inference, records: list[dict], baseline: str, price_per_kwh
         tickets = break_even_tickets(total, row["joules_per_ticket"], base_j) if row["variant"] != baseline else 0.0
         rows.append({"variant": row["variant"], "joules_per_ticket": row["joules_per_ticket"], **one_off,
                      "one_off_j": total, "break_even_tickets": tickets,
-                     "payback_months": payback_months(tickets, tickets_per_day) if math.isfinite(tickets) else math.inf,
+                     "payback_months": payback_months(tickets, tickets_per_day) if math.isfinite(tickets) else tickets,
                      **per_thousand(row["joules_per_ticket"], price_per_kwh, grid_g_per_kwh)})
     return pd.DataFrame(rows)
 
@@ -81,6 +88,8 @@ def lifecycle_table(inference, records: list[dict], baseline: str, price_per_kwh
 def _payback_text(months: float, is_baseline: bool) -> str:
     if is_baseline:
         return "baseline"
+    if math.isnan(months):
+        return "unknown (energy unavailable)"
     return "never" if math.isinf(months) else f"{months:.2g}"
 
 

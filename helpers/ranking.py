@@ -16,7 +16,9 @@ def rank(table, w: float = 0.5, energy: str = "joules_per_ticket", quality=("mac
     """Add phi, rho and R columns to a table of variants and sort it by R, best first."""
     if not 0 <= w <= 1:
         raise ValueError(f"w must be between 0 and 1, got {w}")
-    if (table[energy] <= 0).any() or table[energy].isna().any():
+    if table[energy].isna().any():
+        raise ValueError(f"{energy} is unavailable for {', '.join(table.loc[table[energy].isna(), 'variant'])}")
+    if (table[energy] <= 0).any():
         raise ValueError(f"every {energy} must be > 0 to compute energy efficiency")
     quality = [quality] if isinstance(quality, str) else list(quality)
     out = table.copy()
@@ -50,17 +52,25 @@ def pareto_front(costs, qualities) -> np.ndarray:
 
 
 def task_table(table):
-    """One row per evaluated variant (notebook 6): RCA metrics, response-feedback metrics when recorded, and
-    joules_per_ticket for handling a ticket fully (RCA + resolution note; 95 % half-widths added in quadrature)."""
+    """One row per evaluated variant (notebook 6): RCA metrics, response-feedback metrics, and joules_per_ticket
+    for handling a ticket fully (RCA + resolution note; 95 % half-widths added in quadrature).
+
+    When some variant has no response-feedback record (e.g. tickets without resolution notes), the table keeps
+    RCA alone for every variant, so energies stay comparable."""
     evaluated = table[table["notebook"] == "06_rca_eval"]
     rca = evaluated[evaluated["phase"] == "inference"].set_index("variant")
     notes = evaluated[evaluated["phase"] == "response"].set_index("variant")
-    if notes.empty:
-        return rca.reset_index()
     columns = ["response_quality", "rougeL", "bleu", "embedding_cosine"]
-    out = rca.drop(columns=[c for c in columns if c in rca]).join(notes[columns])
+    out = rca.drop(columns=[c for c in columns if c in rca])
+    if notes.empty or not set(out.index) <= set(notes.index):
+        return out.reset_index()
+    notes = notes.reindex(out.index)
+    out = out.join(notes[columns])
     out["rca_joules_per_ticket"] = out["joules_per_ticket"]
     out["response_joules_per_ticket"] = notes["joules_per_ticket"]
     out["joules_per_ticket"] = out["rca_joules_per_ticket"] + out["response_joules_per_ticket"]
-    out["joules_per_ticket_ci95"] = np.hypot(out["joules_per_ticket_ci95"], notes["joules_per_ticket_ci95"])
+    out["joules_per_ticket_ci95"] = np.hypot(out["joules_per_ticket_ci95"].astype(float).fillna(0),
+                                             notes["joules_per_ticket_ci95"].astype(float).fillna(0))
+    same = out["energy_method"] == notes["energy_method"]
+    out["energy_method"] = out["energy_method"].where(same, out["energy_method"] + " + " + notes["energy_method"])
     return out.reset_index()

@@ -123,3 +123,18 @@ def bootstrap_ci(y_true: list[str], y_pred: list[str], labels: list[str], n_resa
                        vectorized=False, n_resamples=n_resamples, method="percentile", random_state=seed)
         out[f"{name}_ci_low"], out[f"{name}_ci_high"] = float(ci.confidence_interval.low), float(ci.confidence_interval.high)
     return out
+
+
+def evaluate(run, model, tokenizer, tickets: list[dict], labels: list[str], shots: list[dict] | None = None,
+             repeats: int = 3):
+    """Score the tickets' root causes and measure the energy (run.measure_per_item, `repeats` chunks).
+    Returns (metrics with bootstrap intervals and J/ticket, energy summary, predicted labels)."""
+    from helpers.energy import ticket_metrics
+
+    parts, summary = run.measure_per_item("inference", [t["text"] for t in tickets],
+                                          lambda texts: score_labels(model, tokenizer, texts, labels, shots), repeats)
+    pred, confidence = predict(np.vstack(parts))
+    y_true, y_pred = [t["root_cause"] for t in tickets], [labels[i] for i in pred]
+    metrics = {**rca_metrics(y_true, y_pred, labels), **bootstrap_ci(y_true, y_pred, labels),
+               **ticket_metrics(summary), "n_tickets": len(tickets), "mean_confidence": float(confidence.mean())}
+    return metrics, summary, y_pred

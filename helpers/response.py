@@ -55,3 +55,18 @@ def response_metrics(generated: list[str], references: list[str]) -> dict:
             "bleu": float(BLEU(effective_order=True).corpus_score(generated, [references]).score),
             "embedding_cosine": float(np.mean(cosine)),
             "response_quality": float(np.clip(cosine, 0, 1).mean())}
+
+
+def evaluate(run, model, tokenizer, tickets: list[dict], max_new_tokens: int = 40, repeats: int = 3):
+    """Write the notes of tickets that have a reference note, score them and measure the energy.
+    Returns (metrics with J/ticket, energy summary, a reference-vs-generated table)."""
+    import pandas as pd
+
+    from helpers.energy import ticket_metrics
+
+    parts, summary = run.measure_per_item("response", [t["text"] for t in tickets],
+                                          lambda texts: generate_notes(model, tokenizer, texts, max_new_tokens), repeats)
+    notes = [note for part in parts for note in part]
+    references = [t["resolution"] for t in tickets]
+    metrics = {**response_metrics(notes, references), **ticket_metrics(summary), "n_tickets": len(tickets)}
+    return metrics, summary, pd.DataFrame({"reference": references, "generated": notes})

@@ -41,15 +41,19 @@ def write_atomic(path: Path, text: str) -> Path:
 
 
 def write_folder_atomic(target: Path, save) -> Path:
-    """Call save(tmp_folder), then swap tmp_folder into place: a crash mid-save never leaves a folder
-    that looks complete at `target` (a stale tmp folder is cleared on the next try)."""
+    """Call save(tmp_folder), then swap it into place: a crash mid-save never leaves a folder that looks
+    complete at `target`, and the previous folder is only deleted once the new one stands in its place
+    (stale temporary folders are cleared on the next try)."""
     target = Path(target)
-    tmp = target.with_name(f".{target.name}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
+    tmp, old = target.with_name(f".{target.name}.tmp"), target.with_name(f".{target.name}.old")
+    for stale in (tmp, old):
+        shutil.rmtree(stale, ignore_errors=True)
     tmp.parent.mkdir(parents=True, exist_ok=True)
     save(tmp)
-    shutil.rmtree(target, ignore_errors=True)
+    if target.exists():
+        os.replace(target, old)
     os.replace(tmp, target)
+    shutil.rmtree(old, ignore_errors=True)
     return target
 
 
@@ -181,12 +185,14 @@ def records_table(records: list[dict]):
     """One row per record: identity, spec, metrics, and the most trusted available energy reading."""
     import pandas as pd
 
+    from helpers.energy import best_reading
+
     rows = []
     for r in records:
         row = {"notebook": r["notebook"], "phase": r["phase"], "variant": r["variant"], "kernel": r["kernel"],
                "spec": r.get("spec"), **(r.get("spec") or {})}
         row.update(r["metrics"])
-        reading = next((e for e in r["energy"] if e["joules"] is not None), None)
+        reading = best_reading(r["energy"])
         if reading:
             row.update(joules=reading["joules"], duration_s=reading["duration_s"], repeats=reading.get("repeats", 1))
             row.setdefault("energy_method", reading["method"])

@@ -14,7 +14,7 @@ import json
 import random
 from pathlib import Path
 
-from helpers.results import write_atomic, write_folder_atomic
+from helpers.results import write_folder_atomic
 
 FIELDS = ("text", "root_cause", "ticket_id", "resolution", "split")
 REQUIRED = ("text", "root_cause")
@@ -90,7 +90,8 @@ def load_user_tickets(path, columns: dict | None = None, seed: int = 0) -> dict[
         for field in REQUIRED:
             if not row[field]:
                 raise TicketFileError(f"{path} row {i}: empty {field} in column {names[field]!r}")
-        row.setdefault("ticket_id", f"row-{i:06d}")
+        if not row.get("ticket_id"):
+            row["ticket_id"] = f"row-{i:06d}"
         if row["ticket_id"] in seen_ids:
             raise TicketFileError(f"{path} rows {seen_ids[row['ticket_id']]} and {i}: duplicate ticket id "
                                   f"{row['ticket_id']!r} in column {names['ticket_id']!r}")
@@ -146,17 +147,21 @@ def stratified_split(rows: list[dict], seed: int, shares=(0.6, 0.2, 0.2)) -> dic
 
 
 def save_splits(splits: dict[str, list[dict]], folder: Path, labels: list[str] | None = None) -> None:
-    """Write JSONL per split, labels.json and a datasets.DatasetDict (folder hf/), each atomically."""
+    """Write JSONL per split, labels.json and a datasets.DatasetDict (hf/) as one folder, swapped in atomically:
+    no reader ever sees new splits beside old labels."""
     from datasets import Dataset, DatasetDict
 
-    folder = Path(folder)
     present = {r["root_cause"] for rows in splits.values() for r in rows}
     labels = [label for label in (labels or []) if label in present] + sorted(present - set(labels or []))
-    for name, rows in splits.items():
-        write_atomic(folder / f"{name}.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
-    dataset = DatasetDict({name: Dataset.from_list(rows) for name, rows in splits.items()})
-    write_folder_atomic(folder / "hf", dataset.save_to_disk)
-    write_atomic(folder / "labels.json", json.dumps(labels, indent=1))  # last: marks the data as complete
+
+    def save(tmp: Path):
+        tmp.mkdir(parents=True)
+        for name, rows in splits.items():
+            (tmp / f"{name}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+        DatasetDict({name: Dataset.from_list(rows) for name, rows in splits.items()}).save_to_disk(tmp / "hf")
+        (tmp / "labels.json").write_text(json.dumps(labels, indent=1))
+
+    write_folder_atomic(Path(folder), save)
 
 
 def load_split(folder: Path, name: str) -> list[dict]:

@@ -161,7 +161,7 @@ WORLDS = {  # the shifted world (test) has other sites, two vendors never seen i
     "shifted": {"sites": ("KRN", "VXO", "LLA"), "vendors": ("Ericsson", "Nokia", "ZTE", "Samsung")},
 }
 SPLIT_SHARES = {"train": 0.6, "validation": 0.2, "test": 0.2}
-MIN_PER_CLASS = 2  # every class appears at least this often in every split
+MIN_PER_SPLIT = 2  # every class appears at least this often in every generated split
 
 
 def _typo(word: str, rng: random.Random) -> str:
@@ -221,9 +221,9 @@ def make_ticket(rng: random.Random, ticket_id: str, cause_name: str, world: str,
 
 
 def class_counts(n: int) -> dict[str, int]:
-    """Long-tailed counts for n tickets, at least MIN_PER_CLASS per class."""
+    """Long-tailed counts for n tickets, at least MIN_PER_SPLIT per class."""
     total = sum(c.weight for c in TAXONOMY.values())
-    return {name: max(MIN_PER_CLASS, round(n * c.weight / total)) for name, c in TAXONOMY.items()}
+    return {name: max(MIN_PER_SPLIT, round(n * c.weight / total)) for name, c in TAXONOMY.items()}
 
 
 def generate_splits(n_tickets: int, seed: int, label_noise: float = 0.0, shift: bool = True) -> dict[str, list[dict]]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from helpers.models import FOUR_BIT, PRECISIONS, check_precision, kernel_name, load_model, pick_device, unsupported
+from helpers.models import FOUR_BIT, check_precision, kernel_name, load_model, pick_device, unsupported
 from helpers.paths import artifacts_dir
 from helpers.prune import check_prune_spec
 
@@ -31,6 +31,8 @@ class Variant:
             check_prune_spec(self.method, self.sparsity, self.pattern)
         if self.finetune not in FINETUNES:
             raise ValueError(f"unknown finetune {self.finetune!r}; choose one of {', '.join(FINETUNES)}")
+        if self.finetune != "none" and self.precision == "dynamic-int8":
+            raise ValueError("dynamic-int8 is inference-only: fine-tune a fp32/bf16/4-bit base instead")
         object.__setattr__(self, "sparsity", float(self.sparsity))
 
     @classmethod
@@ -128,4 +130,3 @@ def use_semi_structured(model, precision: str, device: str) -> str:
     return "semi-structured 2:4 cuda"
 
 
-__all__ = ["Variant", "PRECISIONS", "FINETUNES", "load_variant", "pruned_dir", "adapter_dir", "unsupported_here"]

@@ -113,11 +113,11 @@ def test_measure_per_item_chunks_warm_up_and_interval():
     nvml = FakeMeter("nvml", [0, 4, 10, 16, 20, 28])  # chunks of 2, 2, 1 items -> 4, 6, 8 J
     outputs, summary = energy.measure_per_item("inference", list(range(5)), work, chunks=3, warmup=1,
                                                meters=[nvml, energy.CpuTimeModel()])
-    assert calls[0] == [0] and calls[1:] == [[0, 1], [2, 3], [4]]  # warm-up first, unmeasured
-    assert outputs == [[0, 2], [4, 6], [8]]
+    assert calls[0] == [0] and calls[1:] == [[0, 1], [2], [3, 4]]  # warm-up first, unmeasured; 3 chunks
+    assert outputs == [[0, 2], [4], [6, 8]]
     gpu = summary["readings"][0]
     assert gpu["joules"] == pytest.approx(18.0) and gpu["repeats"] == 3
-    assert gpu["joules_per_item"] == pytest.approx((2 + 3 + 8) / 3)
+    assert gpu["joules_per_item"] == pytest.approx((4 / 2 + 6 / 1 + 8 / 2) / 3)
     assert gpu["joules_per_item_ci95"] > 0
     metrics = energy.ticket_metrics(summary)
     assert metrics["joules_per_ticket"] == gpu["joules_per_item"] and metrics["energy_repeats"] == 3
@@ -131,6 +131,17 @@ def test_summary_keeps_unavailable_meters_unavailable():
                                          meters=[broken, energy.CpuTimeModel()])
     assert summary["readings"][0]["joules"] is None and "unavailable" in summary["readings"][0]["method"]
     assert energy.ticket_metrics(summary)["energy_method"] == energy.CPU_MODEL_METHOD
+
+
+def test_per_item_from_a_single_window_carries_method_and_repeats():
+    with energy.measure("finetune", meters=[FakeMeter("nvml", [0, 30]), energy.CpuTimeModel()]) as window:
+        pass
+    assert energy.per_item(window, "step", 3) == {"joules_per_step": 10.0, "joules_per_step_ci95": None,
+                                                   "energy_method": energy.NVML_METHOD, "energy_repeats": 1}
+    broken = FakeMeter("nvml", [0, RuntimeError("x")])
+    with energy.measure("x", meters=[broken]) as window:
+        pass
+    assert energy.per_item(window, "ticket", 2)["joules_per_ticket"] is None
 
 
 def test_no_emissions_file_in_the_working_directory():

@@ -35,6 +35,7 @@ def test_unknown_profile_lists_the_known_ones():
 @pytest.mark.parametrize("text, message", [
     ("params: {}\nvarients: []\n", "a profile is a mapping with keys"),
     ("- just\n- a list\n", "a profile is a mapping with keys"),
+    ("params: [1, 2]\n", "params must be a mapping"),
     ("variants:\n  - {precision: fp3}\n", "unknown precision 'fp3'"),
     ("variants:\n  - {precision: fp32, method: magnitude, sparsity: 2}\n", "strictly between 0 and 1"),
 ])

@@ -48,6 +48,16 @@ def test_one_off_energy_collects_the_variants_runs():
     assert lifecycle.one_off_joules(records, SPEC) == {"compression_j": 110.0, "finetune_j": 1000.0}
     dense = {"precision": "bf16", "method": "none", "sparsity": 0.0, "finetune": "none"}
     assert lifecycle.one_off_joules(records, dense) == {"compression_j": 0.0, "finetune_j": 0.0}
+    two_of_four = record("03_prune", {"precision": "fp32", "method": "magnitude", "sparsity": 0.5, "pattern": "2:4",
+                                      "finetune": "none"}, 5000.0)
+    assert lifecycle.one_off_joules(records + [two_of_four], SPEC)["compression_j"] == 110.0  # other pattern
+
+
+def test_unavailable_energy_makes_payback_unknown_not_free():
+    broken = {"notebook": "05_finetune", "spec": SPEC, "energy": [{"method": "m unavailable", "joules": None,
+                                                                    "duration_s": 1}]}
+    assert math.isnan(lifecycle.one_off_joules([broken], SPEC)["finetune_j"])
+    assert math.isnan(lifecycle.break_even_tickets(math.nan, 1.0, 2.0))
 
 
 def test_break_even_payback_cost_and_carbon_by_hand():

@@ -102,6 +102,12 @@ def test_each_bad_file_gives_one_clear_line_and_writes_nothing(tmp_path):
             assert path.read_bytes() == before  # only read, never modified
 
 
+def test_blank_ids_get_row_numbers_instead_of_a_false_duplicate(tmp_path):
+    rows = [dict(r, id="") for r in good_rows()]
+    splits = load_user_tickets(write_csv(tmp_path / "t.csv", rows), COLUMNS)
+    assert sorted(r["ticket_id"] for s in splits.values() for r in s)[0] == "row-000001"
+
+
 def test_unknown_column_mapping_is_refused(tmp_path):
     with pytest.raises(TicketFileError, match="unknown field.*labels"):
         load_user_tickets(write_csv(tmp_path / "t.csv", good_rows()), {"labels": "cause"})

@@ -22,6 +22,7 @@ def test_names():
     ({"method": "wanda", "sparsity": 0.7, "pattern": "2:4"}, "2:4 pattern means sparsity 0.5"),
     ({"finetune": "full"}, "unknown finetune 'full'"),
     ({"precisoin": "bf16"}, "unknown variant field"),
+    ({"precision": "dynamic-int8", "finetune": "lora"}, "dynamic-int8 is inference-only"),
 ])
 def test_invalid_variant_is_refused(spec, message):
     with pytest.raises(ValueError, match=message):
