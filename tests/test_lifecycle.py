@@ -93,11 +93,15 @@ def test_markdown_table():
 def test_task_table_adds_both_tasks_energy():
     table = pd.DataFrame([
         {"notebook": "06_rca_eval", "phase": "inference", "variant": "a", "macro_f1": 0.5, "joules_per_ticket": 2.0,
-         "joules_per_ticket_ci95": 0.3},
+         "joules_per_ticket_ci95": 0.3, "energy_method": "m"},
         {"notebook": "06_rca_eval", "phase": "response", "variant": "a", "response_quality": 0.7, "rougeL": 0.2,
-         "bleu": 5.0, "embedding_cosine": 0.7, "joules_per_ticket": 10.0, "joules_per_ticket_ci95": 0.4},
+         "bleu": 5.0, "embedding_cosine": 0.7, "joules_per_ticket": 10.0, "joules_per_ticket_ci95": 0.4,
+         "energy_method": "m"},
         {"notebook": "02_baseline", "phase": "inference", "variant": "fp32-zero-shot", "macro_f1": 0.1,
-         "joules_per_ticket": 2.0, "joules_per_ticket_ci95": 0.3}])
+         "joules_per_ticket": 2.0, "joules_per_ticket_ci95": 0.3, "energy_method": "m"}])
     (row,) = ranking.task_table(table).to_dict("records")
     assert row["variant"] == "a" and row["joules_per_ticket"] == 12.0 and row["rca_joules_per_ticket"] == 2.0
     assert row["joules_per_ticket_ci95"] == pytest.approx(0.5) and row["response_quality"] == 0.7
+    assert row["energy_method"] == "m"
+    without_notes = ranking.task_table(table.drop(index=1))  # no note for "a": RCA energy alone, for every variant
+    assert without_notes["joules_per_ticket"].tolist() == [2.0] and "response_quality" not in without_notes

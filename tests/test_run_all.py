@@ -66,11 +66,18 @@ def test_smoke_profile_runs_all_seven_notebooks(tmp_path):
         assert r["provenance"]["git_sha"] and r["provenance"]["threads"] in (None, 2)
         assert r["energy"] and all(e["method"] for e in r["energy"])
         assert all(e["joules"] is None or e["joules"] >= 0 for e in r["energy"])
-    evaluated = [r for r in records if r["notebook"] == "06_rca_eval"]
+    evaluated = [r for r in records if r["notebook"] == "06_rca_eval" and r["phase"] == "inference"]
     assert {r["variant"] for r in evaluated} == {"fp32", "bf16", "nf4", "fp32-magnitude50", "bf16-lora"}
+    notes = [r for r in records if r["notebook"] == "06_rca_eval" and r["phase"] == "response"]
+    assert {r["variant"] for r in notes} == {r["variant"] for r in evaluated}
+    for r in notes:
+        m = r["metrics"]
+        assert 0 <= m["response_quality"] <= 1 and 0 <= m["rougeL"] <= 1 and 0 <= m["bleu"] <= 100
+        assert m["joules_per_ticket"] > 0 and m["energy_repeats"] == 3
     for r in evaluated:
         m = r["metrics"]
-        assert 0 <= m["macro_f1"] <= 1 and 0 <= m["accuracy"] <= 1
+        assert 0 <= m["macro_f1_ci_low"] <= m["macro_f1_ci_high"] <= 1 and 0 <= m["macro_f1"] <= 1 and 0 <= m["accuracy"] <= 1
+        assert set(r["per_class_f1"]) == set(json.loads((paths.data_dir(name) / "labels.json").read_text()))
         assert m["joules_per_ticket"] > 0 and m["energy_repeats"] == 3 and m["energy_method"]
         meters = {e["meter"]: e for e in r["energy"]}
         assert meters["codecarbon"]["joules"] > 0 and meters["cpu-model"]["joules"] > 0
