@@ -74,3 +74,23 @@ def task_table(table):
     same = out["energy_method"] == notes["energy_method"]
     out["energy_method"] = out["energy_method"].where(same, out["energy_method"] + " + " + notes["energy_method"])
     return out.reset_index()
+
+
+def finetune_gain(table, metric: str = "macro_f1"):
+    """Each fine-tuned variant against the same compressed model without fine-tuning: both scores with their
+    95 % bootstrap intervals and the gain (the variants must both have been evaluated)."""
+    import pandas as pd
+
+    rows = []
+    for _, tuned in table[table["spec"].map(lambda s: s["finetune"] != "none")].iterrows():
+        base_spec = {**tuned["spec"], "finetune": "none"}
+        base = table[table["spec"].map(lambda s: s == base_spec)]
+        if base.empty:
+            continue
+        base = base.iloc[0]
+        rows.append({"fine-tuned": tuned["variant"], "base": base["variant"], metric: tuned[metric],
+                     f"{metric} 95% CI": f"[{tuned[metric + '_ci_low']:.3f}, {tuned[metric + '_ci_high']:.3f}]",
+                     f"base {metric}": base[metric],
+                     f"base 95% CI": f"[{base[metric + '_ci_low']:.3f}, {base[metric + '_ci_high']:.3f}]",
+                     "gain": tuned[metric] - base[metric]})
+    return pd.DataFrame(rows)

@@ -105,3 +105,16 @@ def test_task_table_adds_both_tasks_energy():
     assert row["energy_method"] == "m"
     without_notes = ranking.task_table(table.drop(index=1))  # no note for "a": RCA energy alone, for every variant
     assert without_notes["joules_per_ticket"].tolist() == [2.0] and "response_quality" not in without_notes
+
+
+def test_finetune_gain_pairs_each_tuned_variant_with_its_base():
+    base_spec = {"precision": "bf16", "method": "none", "sparsity": 0.0, "pattern": "unstructured", "finetune": "none"}
+    table = pd.DataFrame([
+        {"variant": "bf16", "spec": base_spec, "macro_f1": 0.1, "macro_f1_ci_low": 0.05, "macro_f1_ci_high": 0.15},
+        {"variant": "bf16-lora", "spec": {**base_spec, "finetune": "lora"}, "macro_f1": 0.4, "macro_f1_ci_low": 0.3,
+         "macro_f1_ci_high": 0.5},
+        {"variant": "nf4-qlora", "spec": {**base_spec, "precision": "nf4", "finetune": "lora"}, "macro_f1": 0.2,
+         "macro_f1_ci_low": 0.1, "macro_f1_ci_high": 0.3}])
+    (row,) = ranking.finetune_gain(table).to_dict("records")  # nf4 was not evaluated without fine-tuning
+    assert row["fine-tuned"] == "bf16-lora" and row["base"] == "bf16" and row["gain"] == pytest.approx(0.3)
+    assert row["macro_f1 95% CI"] == "[0.300, 0.500]" and row["base 95% CI"] == "[0.050, 0.150]"
