@@ -91,6 +91,6 @@ def finetune_gain(table, metric: str = "macro_f1"):
         rows.append({"fine-tuned": tuned["variant"], "base": base["variant"], metric: tuned[metric],
                      f"{metric} 95% CI": f"[{tuned[metric + '_ci_low']:.3f}, {tuned[metric + '_ci_high']:.3f}]",
                      f"base {metric}": base[metric],
-                     f"base 95% CI": f"[{base[metric + '_ci_low']:.3f}, {base[metric + '_ci_high']:.3f}]",
+                     "base 95% CI": f"[{base[metric + '_ci_low']:.3f}, {base[metric + '_ci_high']:.3f}]",
                      "gain": tuned[metric] - base[metric]})
     return pd.DataFrame(rows)
