@@ -156,13 +156,9 @@ class CodeCarbon:
 def default_meters(codecarbon_dir: Path | None = None) -> list:
     """Every meter worth trying here: NVML on CUDA, RAPL, CodeCarbon (when given a folder), the CPU model."""
     meters = []
-    try:
-        import torch
-
-        if torch.cuda.is_available():
-            meters.append(_try(lambda: Nvml(torch.cuda.current_device()), "nvml"))
-    except ImportError:
-        pass
+    torch = _cuda_torch()
+    if torch is not None:
+        meters.append(_try(lambda: Nvml(torch.cuda.current_device()), "nvml"))
     meters.append(Rapl())
     if codecarbon_dir is not None:
         meters.append(CodeCarbon(codecarbon_dir))
@@ -252,10 +248,17 @@ def _why(exc: Exception) -> str:
     return str(exc) if isinstance(exc, Unavailable) else f"{type(exc).__name__}: {exc}"
 
 
+def _cuda_torch():
+    """torch when this process has imported it and sees a CUDA device, else None. A process that never
+    imported torch runs no GPU work, so measuring it neither needs torch's import nor the GPU's counter."""
+    torch = sys.modules.get("torch")
+    return torch if torch is not None and torch.cuda.is_available() else None
+
+
 def _cuda_sync():
     """Wait for queued GPU work, so it is counted in the window it belongs to (no-op without torch/CUDA)."""
-    torch = sys.modules.get("torch")
-    if torch is not None and torch.cuda.is_available():
+    torch = _cuda_torch()
+    if torch is not None:
         torch.cuda.synchronize()
 
 
