@@ -17,7 +17,7 @@ import time
 import yaml
 
 import helpers  # noqa: F401  (offline mode for the kernels' environment too)
-from helpers import grid
+from helpers import grid, params
 from helpers.paths import runs_dir
 
 
@@ -130,6 +130,7 @@ def main(argv=None) -> int:
         overrides = parse_overrides(args.overrides)
         grid.check_overrides(overrides)
         profile["params"].update(overrides)
+        params.check_params(profile["params"])
         cells = select(grid.expand(profile), args.only, args.start)
         check_dataset(profile["params"])
     except (ValueError, FileNotFoundError) as exc:
