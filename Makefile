@@ -7,7 +7,7 @@ PROFILE ?= default
 STAMP := $(VENV)/.installed
 MODEL := .cache/smollm2-135m-instruct/model.safetensors
 
-.PHONY: setup study smoke test clean-runs
+.PHONY: setup browser study smoke test clean-runs
 
 setup: $(STAMP) $(MODEL)
 
@@ -33,7 +33,14 @@ study: setup
 smoke: setup
 	$(PY) run_all.py --profile smoke
 
-test: setup
+# Headless Chromium for tests/test_report.py (Debian packages); installed only when missing, and only as root.
+browser:
+	@if [ -x /usr/bin/chromedriver ]; then :; \
+	elif [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; \
+	else echo "no /usr/bin/chromedriver: run 'sudo make browser' (until then the browser test skips, or fails under CI)"; fi
+
+test: setup browser
 	$(PY) -m pytest -q tests
 
 clean-runs:
