@@ -37,9 +37,21 @@ class Variant:
 
     @classmethod
     def from_dict(cls, spec: dict) -> "Variant":
+        """A variant from a profile entry; wrong shapes and types fail in one line naming the field."""
+        fields = ", ".join(cls.__dataclass_fields__)
+        if not isinstance(spec, dict):
+            raise ValueError(f"a variant is a mapping of {fields}, e.g. {{precision: bf16}}; got {spec!r}")
         unknown = set(spec) - set(cls.__dataclass_fields__)
         if unknown:
-            raise ValueError(f"unknown variant field(s) {sorted(unknown)}; valid: {', '.join(cls.__dataclass_fields__)}")
+            raise ValueError(f"unknown variant field(s) {sorted(map(str, unknown))}; valid: {fields}")
+        if spec.get("pattern") == 124:  # YAML 1.1 reads an unquoted 2:4 as the base-60 number 124
+            raise ValueError('pattern 124: YAML reads an unquoted 2:4 as a number; write pattern: "2:4"')
+        for name, value in spec.items():
+            wanted = (int, float) if name == "sparsity" else str
+            if not isinstance(value, wanted) or isinstance(value, bool):
+                hint = "; YAML reads unquoted yes/no/on/off as true/false: quote it" if isinstance(value, bool) else ""
+                expected = "a number" if name == "sparsity" else "text"
+                raise ValueError(f"variant field {name}={value!r}: expected {expected}{hint}")
         return cls(**spec)
 
     @property
