@@ -4,21 +4,29 @@
     python run_all.py --profile smoke
     python run_all.py --profile default --from 05_finetune -p max_steps=20
     python run_all.py --profile smoke --only 06_rca_eval,07_energy_analysis
+    python run_all.py --profile default --list            # the grid: cell ids and status
+    python run_all.py --profile default --executor slurm --partition gpu
 
+Resumable: a cell whose done marker and records are present is skipped (--force runs it again), so after a
+crash or kill the same command finishes the grid. Cell ids hash the notebook's code, its parameters and the
+cells it depends on: change any of them and that cell and those downstream run again.
 Executed notebooks go to runs/<profile>/; records to results/<profile>/; figures to figures/<profile>/.
 On a failure it stops, names the notebook and cell, and keeps the failed executed notebook.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
+from datetime import datetime, timezone
 
 import yaml
 
 import helpers  # noqa: F401  (offline mode for the kernels' environment too)
-from helpers import grid, params
+from helpers import execution, grid, params, report
 from helpers.paths import runs_dir
+from helpers.results import write_atomic
 
 
 def parse_overrides(pairs: list[str]) -> dict:
@@ -27,7 +35,10 @@ def parse_overrides(pairs: list[str]) -> dict:
         key, sep, value = pair.partition("=")
         if not sep or not key:
             raise ValueError(f"-p expects key=value, got {pair!r}")
-        overrides[key] = yaml.safe_load(value)  # "5" -> 5, "true" -> True, "default" -> "default"
+        try:
+            overrides[key] = yaml.safe_load(value)  # "5" -> 5, "true" -> True, "default" -> "default"
+        except yaml.YAMLError as exc:
+            raise ValueError(f"-p {key}: {value!r} is not valid YAML ({getattr(exc, 'problem', exc)})") from None
     return overrides
 
 
@@ -43,63 +54,11 @@ def select(cells: list[grid.Cell], only: str | None, start: str | None) -> list[
     return cells
 
 
-def ipc_kernel_manager():
-    """Kernels talk over local sockets (IPC), not TCP: no open port, works with networking disabled."""
-    from jupyter_client import AsyncKernelManager
-
-    class IpcKernelManager(AsyncKernelManager):
-        def __init__(self, **kwargs):
-            super().__init__(transport="ipc", **kwargs)
-
-    return IpcKernelManager
-
-
-def execute(cell: grid.Cell, profile_name: str) -> None:
-    import papermill
-
-    out = runs_dir(profile_name) / cell.output_name
-    out.parent.mkdir(parents=True, exist_ok=True)
-    papermill.execute_notebook(str(grid.notebook_path(cell.notebook)), str(out), parameters=cell.parameters,
-                               kernel_name="python3", progress_bar=False, cwd=str(grid.NOTEBOOKS),
-                               kernel_manager_class=ipc_kernel_manager())
-
-
-def set_aside_previous_results(profile_name: str) -> None:
-    """A full run starts from empty records and figures, so the analysis never mixes in variants of an older
-    grid; the previous ones are kept in results/<profile>.previous/ and figures/<profile>.previous/."""
-    import os
-    import shutil
-
-    from helpers.paths import figures_dir, results_dir
-
-    for current in (results_dir(profile_name), figures_dir(profile_name)):
-        if current.is_dir() and any(current.iterdir()):
-            previous = current.with_name(current.name + ".previous")
-            shutil.rmtree(previous, ignore_errors=True)
-            os.replace(current, previous)
-            print(f"previous {current.parent.name} moved to {current.parent.name}/{previous.name}/", flush=True)
-
-
-def not_runnable_here(cell: grid.Cell) -> str | None:
-    """Fine-tuning and evaluation of a variant this hardware cannot run are skipped (notebook 4 records the N/A)."""
-    if cell.notebook not in ("05_finetune", "06_rca_eval"):
-        return None
-    from helpers.variants import unsupported_here
-
-    return unsupported_here(cell.variant_spec())
-
-
-def failed_cell(exc) -> str:
-    """'cell N: Error: message' from a papermill failure (papermill keeps the executed notebook)."""
-    return f"cell {getattr(exc, 'exec_count', '?')}: {getattr(exc, 'ename', type(exc).__name__)}: " \
-           f"{getattr(exc, 'evalue', exc)}"
-
-
-def summary(profile_name: str, timings: list[tuple[str, str, float]]) -> str:
+def summary(profile_name: str, timings: list) -> str:
     from helpers.results import load_records, records_table
 
     lines = [f"{'cell':48} {'status':8} {'seconds':>8}"]
-    lines += [f"{label:48} {status:8} {seconds:8.1f}" for label, status, seconds in timings]
+    lines += [f"{cell.label:48} {status:8} {seconds:8.1f}" for cell, status, seconds in timings]
     table = records_table(load_records(profile_name))
     if not table.empty:
         cols = [c for c in ("notebook", "phase", "variant", "macro_f1", "accuracy", "perplexity",
@@ -117,6 +76,35 @@ def check_dataset(params: dict) -> None:
         load_user_tickets(params["dataset_path"], params.get("columns"), params.get("seed", 0))
 
 
+def grid_listing(profile_name: str, cells: list[grid.Cell]) -> str:
+    """--list: every cell of the grid with its id and status (done cells with their time and date)."""
+    owners = execution.record_cell_ids(profile_name)
+    lines = [f"{'id':12}  {'cell':48} {'status':8} {'seconds':>8}  finished"]
+    for cell in cells:
+        state = execution.status(profile_name, cell, owners)
+        marker = json.loads(execution.marker_path(profile_name, cell).read_text()) if state == "done" else {}
+        lines.append(f"{cell.id:12}  {cell.label:48} {state:8} {marker.get('seconds', ''):>8}  "
+                     f"{marker.get('finished_at', '')}")
+    counts = {s: sum(f" {s} " in line for line in lines[1:]) for s in ("done", "pending", "N/A")}
+    return "\n".join(lines + [", ".join(f"{n} {s}" for s, n in counts.items())])
+
+
+def make_executor(args, profile_name: str):
+    if args.executor == "local":
+        return execution.LocalExecutor()
+    cluster = "slurm" if args.executor == "slurm" else "local"
+    return execution.SubmititExecutor(cluster, profile_name, args.partition, args.time_min, args.gpus)
+
+
+def write_timings(profile_name: str, executor: str, started: datetime, t0: float, timings: list) -> None:
+    """runs/<profile>/timings.json: wall time and per-cell status of the last run (read by bench/run.py)."""
+    cells = [{"id": c.id, "label": c.label, "status": s, "seconds": round(sec, 1)} for c, s, sec in timings]
+    doc = {"profile": profile_name, "started_at": started.isoformat(timespec="seconds"),
+           "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+           "wall_s": round(time.perf_counter() - t0, 1), "executor": executor, "cells": cells}
+    write_atomic(runs_dir(profile_name) / "timings.json", json.dumps(doc, indent=2))
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--profile", default="smoke", help="configs/<name>.yaml or a path to a profile YAML")
@@ -124,41 +112,60 @@ def main(argv=None) -> int:
     parser.add_argument("--from", dest="start", help="start at this notebook (e.g. 05_finetune)")
     parser.add_argument("-p", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a profile parameter (repeatable)")
+    parser.add_argument("--list", action="store_true", help="print the grid's cells with their ids and status")
+    parser.add_argument("--force", action="store_true", help="run cells again even when they are done")
+    parser.add_argument("--executor", choices=("local", "slurm", "submitit-local"), default="local",
+                        help="local: here, one cell at a time; slurm: submitit job arrays, a GPU per cell; "
+                             "submitit-local: the submitit path on this machine")
+    parser.add_argument("--partition", help="Slurm partition (--executor slurm)")
+    parser.add_argument("--time-min", type=int, default=120, help="time limit per cell in minutes (submitit)")
+    parser.add_argument("--gpus", type=int, default=1, help="GPUs per cell on Slurm (default 1)")
     args = parser.parse_args(argv)
     try:
         profile = grid.load_profile(args.profile)
         overrides = parse_overrides(args.overrides)
         grid.check_overrides(overrides)
         profile["params"].update(overrides)
-        params.check_params(profile["params"])
-        cells = select(grid.expand(profile), args.only, args.start)
+        params.check_params(profile["params"], [v.name for v in profile["variants"]])
+        all_cells = grid.expand(profile)
+        cells = select(all_cells, args.only, args.start)
         check_dataset(profile["params"])
     except (ValueError, FileNotFoundError) as exc:
         print(f"run_all: {exc}", file=sys.stderr)
         return 2
     name = profile["params"]["profile"]
-    if not args.only and not args.start:
-        set_aside_previous_results(name)
-    print(f"profile {name}: {len(cells)} notebook executions -> runs/{name}/", flush=True)
-    timings = []
+    if args.list:
+        print(grid_listing(name, cells))
+        return 0
+    started, t0 = datetime.now(timezone.utc), time.perf_counter()
+    execution.prepare(name, all_cells, everything=args.force and not (args.only or args.start))
+    owners = execution.record_cell_ids(name)
+    timings, todo = [], []
     for cell in cells:
-        reason = not_runnable_here(cell)
-        if reason:
-            timings.append((cell.label, "N/A", 0.0))
-            print(f"-- {cell.label} skipped: N/A on this hardware: {reason}", flush=True)
-            continue
-        print(f"-> {cell.label} {cell.parameters}", flush=True)
-        t0 = time.perf_counter()
-        try:
-            execute(cell, name)
-        except Exception as exc:
-            timings.append((cell.label, "FAILED", time.perf_counter() - t0))
-            print(summary(name, timings))
-            print(f"\nrun_all: {cell.label} failed at {failed_cell(exc)}\n"
-                  f"executed notebook kept: runs/{name}/{cell.output_name}", file=sys.stderr)
-            return 1
-        timings.append((cell.label, "ok", time.perf_counter() - t0))
+        state = execution.status(name, cell, owners)
+        if state == "pending" or (state == "done" and args.force):
+            todo.append(cell)
+        else:
+            timings.append((cell, "skipped" if state == "done" else "N/A", 0.0))
+            print(f"-- {cell.label} skipped: " + ("done earlier (--force runs it again)" if state == "done" else
+                  f"N/A on this hardware: {execution.not_runnable_here(cell)}"), flush=True)
+    executor = make_executor(args, name)
+    print(f"profile {name}: {len(todo)} of {len(cells)} cells to run, {executor.name} executor -> runs/{name}/",
+          flush=True)
+    for stage in execution.stages(todo):
+        for cell, seconds, error in executor.run_stage(stage, name):
+            timings.append((cell, "FAILED" if error else "ok", seconds or 0.0))
+            if error:
+                write_timings(name, executor.name, started, t0, timings)
+                print(summary(name, timings))
+                print(f"\nrun_all: {cell.label} failed at {error}\n"
+                      f"executed notebook kept: runs/{name}/{cell.output_name}", file=sys.stderr)
+                return 1
+    write_timings(name, executor.name, started, t0, timings)
     print(summary(name, timings))
+    owners = execution.record_cell_ids(name)
+    done = [runs_dir(name) / c.output_name for c in all_cells if execution.status(name, c, owners) == "done"]
+    print(f"\nreport: {report.build_report(name, done)}")
     return 0
 
 

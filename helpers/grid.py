@@ -6,6 +6,8 @@ hand with papermill. Data and energy analysis run once per profile.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -18,15 +20,21 @@ from helpers.variants import Variant
 NOTEBOOKS_IN_ORDER = ("01_data", "02_baseline", "03_prune", "04_quantize", "05_finetune", "06_rca_eval",
                       "07_energy_analysis")
 PROFILE_KEYS = {"description", "params", "variants", "compression_sweep"}
+# What each notebook reads from earlier ones: a cell's id changes when any cell it depends on changes.
+DEPENDS_ON = {"01_data": (), "02_baseline": ("01_data",), "03_prune": ("01_data",),
+              "04_quantize": ("01_data", "03_prune"), "05_finetune": ("01_data", "03_prune"),
+              "06_rca_eval": ("01_data", "03_prune", "05_finetune"), "07_energy_analysis": NOTEBOOKS_IN_ORDER[:-1]}
 
 
 @dataclass
 class Cell:
-    """One papermill execution: a notebook, the variant it acts on (or None) and its parameters."""
+    """One papermill execution: a notebook, the variant it acts on (or None), its parameters, and an id that
+    hashes all three with the notebook's code and the ids of the cells it depends on."""
 
     notebook: str
     variant: str | None
     parameters: dict = field(default_factory=dict)
+    id: str = ""
 
     def variant_spec(self) -> Variant | None:
         """The variant a per-variant cell acts on, rebuilt from its parameters."""
@@ -54,16 +62,50 @@ def load_profile(name_or_path: str) -> dict:
     if not path.is_file():
         known = ", ".join(sorted(p.stem for p in CONFIGS.glob("*.yaml")))
         raise FileNotFoundError(f"profile {name_or_path!r} not found ({path}); known profiles: {known}")
-    profile = yaml.safe_load(path.read_text()) or {}
-    if not isinstance(profile, dict) or set(profile) - PROFILE_KEYS:
-        raise ValueError(f"{path}: a profile is a mapping with keys {sorted(PROFILE_KEYS)}")
+    try:
+        profile = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path}: not valid UTF-8 (byte {exc.object[exc.start]:#04x}); save it as UTF-8") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ValueError(f"{path}{where}: not valid YAML ({problem})") from None
+    profile = {} if profile is None else profile
+    keys = ", ".join(sorted(PROFILE_KEYS))
+    if not isinstance(profile, dict):
+        raise ValueError(f"{path}: a profile is a mapping with keys {keys}, not a {type(profile).__name__}")
+    if set(profile) - PROFILE_KEYS:
+        unknown = ", ".join(sorted(map(str, set(profile) - PROFILE_KEYS)))
+        raise ValueError(f"{path}: unknown key(s) {unknown}; a profile is a mapping with keys {keys}")
+    if not isinstance(profile.get("description", ""), (str, type(None))):
+        raise ValueError(f"{path}: description must be text")
     profile["params"] = profile.get("params") or {}
     if not isinstance(profile["params"], dict):
         raise ValueError(f"{path}: params must be a mapping of parameter names to values")
     profile["params"].setdefault("profile", path.stem)
-    profile["variants"] = [Variant.from_dict(v or {}) for v in profile.get("variants") or [{}]]
+
+    def variant_list(key: str, default: list) -> list[Variant]:
+        entries = profile.get(key, default)
+        entries = default if entries is None and not default else entries  # an empty compression_sweep: is fine
+        if not isinstance(entries, list) or (key == "variants" and not entries):
+            raise ValueError(f"{path}: {key} must be a{' non-empty' if key == 'variants' else ''} list of variants, "
+                             f"e.g. - {{precision: bf16, method: magnitude, sparsity: 0.5}}")
+        found = {}
+        for i, entry in enumerate(entries, start=1):
+            try:
+                variant = Variant.from_dict({} if entry is None else entry)
+            except ValueError as exc:
+                raise ValueError(f"{path}: {key} entry {i}: {exc}") from None
+            if variant in found:
+                raise ValueError(f"{path}: {key} entries {found[variant]} and {i} are the same variant "
+                                 f"({variant.name})")
+            found[variant] = i
+        return list(found)
+
+    profile["variants"] = variant_list("variants", [{}])
     # Variants only pruned and quantized (footprint, speed, perplexity), not fine-tuned or evaluated on tasks.
-    profile["compression_sweep"] = [Variant.from_dict(v or {}) for v in profile.get("compression_sweep") or []]
+    profile["compression_sweep"] = variant_list("compression_sweep", [])
     return profile
 
 
@@ -105,8 +147,23 @@ def expand(profile: dict) -> list[Cell]:
             if variant is not None:
                 params.update({k: v for k, v in variant.as_dict().items() if k in declared})
             label = None if variant is None else variant.pruning_name if notebook == "03_prune" else variant.name
-            cells.append(Cell(notebook, label, params))
+            upstream = sorted(c.id for c in cells if c.notebook in DEPENDS_ON[notebook])
+            cells.append(Cell(notebook, label, params, cell_id(notebook, label, params, upstream)))
     return cells
+
+
+@lru_cache(maxsize=None)
+def code_hash(notebook: str) -> str:
+    """Hash of a notebook's code cells: editing the code makes its cells (and those downstream) run again."""
+    cells = json.loads(notebook_path(notebook).read_text())["cells"]
+    code = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+    return hashlib.sha256(code.encode()).hexdigest()
+
+
+def cell_id(notebook: str, variant: str | None, parameters: dict, upstream: list[str]) -> str:
+    """Stable content hash: same notebook code, parameters and upstream cells give the same id."""
+    payload = json.dumps([notebook, variant, parameters, code_hash(notebook), upstream], sort_keys=True, default=str)
+    return hashlib.sha256(payload.encode()).hexdigest()[:12]
 
 
 def check_overrides(overrides: dict) -> None:

@@ -19,6 +19,7 @@ from pathlib import Path
 from helpers.paths import ROOT, results_dir, runs_dir
 
 REQUIRED_FIELDS = ("notebook", "phase", "variant", "metrics", "energy", "kernel", "provenance")
+CELL_ID_ENV = "STUDY_CELL_ID"  # set by run_all for each cell it executes; absent when a notebook is run by hand
 PACKAGES = ("torch", "transformers", "trl", "peft", "bitsandbytes", "accelerate", "datasets",
             "codecarbon", "scikit-learn", "papermill", "numpy", "pandas")
 
@@ -90,7 +91,7 @@ def _cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
-def provenance(params: dict, threads: int | None = None, seed: int | None = None) -> dict:
+def provenance(params: dict, threads: int | None = None, seed: int | None = None, profile: str | None = None) -> dict:
     versions = {}
     for name in PACKAGES:
         try:
@@ -98,7 +99,8 @@ def provenance(params: dict, threads: int | None = None, seed: int | None = None
         except metadata.PackageNotFoundError:
             versions[name] = None
     return {"git_sha": git_sha(), "packages": versions, "python": platform.python_version(),
-            "hardware": hardware(), "threads": threads, "seed": seed, "parameters": params}
+            "hardware": hardware(), "threads": threads, "seed": seed, "profile": profile,
+            "cell_id": os.environ.get(CELL_ID_ENV), "parameters": params}
 
 
 def record_path(profile: str, notebook: str, phase: str, variant: str) -> Path:
@@ -129,7 +131,7 @@ def write_record(profile: str, notebook: str, phase: str, variant: str, metrics:
         "notebook": notebook, "phase": phase, "variant": variant, "metrics": metrics, "energy": readings,
         "energy_context": context, "kernel": kernel,
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "provenance": provenance(params, threads, seed), **(extra or {}),
+        "provenance": provenance(params, threads, seed, profile), **(extra or {}),
     }
     text = json.dumps(record, indent=2, default=_jsonable)
     return write_atomic(record_path(profile, notebook, phase, variant), text)

@@ -108,6 +108,8 @@ def test_smoke_profile_runs_all_seven_notebooks(tmp_path):
                    "footprint_and_speed", "ranking_vs_w", "pareto", "breakeven", "energy_by_phase", "loss_bf16-lora"):
         assert (paths.figures_dir(name) / f"{figure}.png").stat().st_size > 1000
     assert "macro_f1" in result.stdout  # the closing summary table
+    assert len(list((paths.runs_dir(name) / "done").glob("*.json"))) == 16  # every cell marked done
+    assert (paths.runs_dir(name) / "report" / "06_rca_eval__nf4.html").is_file()
     executed_nb = json.loads((paths.runs_dir(name) / "06_rca_eval__nf4.ipynb").read_text())
     assert any(c.get("outputs") for c in executed_nb["cells"] if c["cell_type"] == "code")
 
@@ -137,17 +139,3 @@ def test_bad_user_csv_is_refused_before_any_notebook(tmp_path):
     assert result.returncode == 2 and "only one root-cause class" in result.stderr
     assert "->" not in result.stdout and not paths.data_dir("pytest-badcsv").exists()
 
-
-def test_full_run_sets_previous_records_aside(tmp_path):
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("run_all", paths.ROOT / "run_all.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    folder = paths.results_dir("pytest-aside")
-    shutil.rmtree(folder.with_name("pytest-aside.previous"), ignore_errors=True)
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "old.json").write_text("{}")
-    module.set_aside_previous_results("pytest-aside")
-    assert not folder.exists()
-    assert (folder.with_name("pytest-aside.previous") / "old.json").read_text() == "{}"

@@ -1,0 +1,167 @@
+"""Executing a profile's cells, on this machine or through submitit on Slurm, resumable after any crash.
+
+Why done markers: a cell counts as finished only when runs/<profile>/done/<cell id>.json exists, and that
+marker is written last, after the executed notebook and every record of the cell. A run killed at any moment
+(kill -9 included) leaves the cell unmarked; the next run executes it again, and its records, written
+atomically under fixed names, replace the earlier ones instead of adding duplicates.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from helpers import grid
+from helpers.paths import figures_dir, results_dir, runs_dir
+from helpers.results import CELL_ID_ENV, write_atomic
+
+
+def marker_path(profile: str, cell: grid.Cell) -> Path:
+    return runs_dir(profile) / "done" / f"{cell.id}.json"
+
+
+def record_cell_ids(profile: str) -> dict[str, str | None]:
+    """Record file name -> id of the cell that wrote it (None for records written outside run_all)."""
+    folder = results_dir(profile)
+    return {p.name: json.loads(p.read_text())["provenance"].get("cell_id")
+            for p in sorted(folder.glob("*.json"))} if folder.is_dir() else {}
+
+
+def not_runnable_here(cell: grid.Cell) -> str | None:
+    """Fine-tuning and evaluation of a variant this hardware cannot run are skipped (notebook 4 records the N/A)."""
+    if cell.notebook not in ("05_finetune", "06_rca_eval"):
+        return None
+    from helpers.variants import unsupported_here
+
+    return unsupported_here(cell.variant_spec())
+
+
+def status(profile: str, cell: grid.Cell, owners: dict | None = None) -> str:
+    """'done' (marker present and every record it lists still written by this cell), 'N/A' or 'pending'."""
+    if not_runnable_here(cell):
+        return "N/A"
+    marker = marker_path(profile, cell)
+    if not marker.is_file():
+        return "pending"
+    owners = record_cell_ids(profile) if owners is None else owners
+    listed = json.loads(marker.read_text())["records"]
+    return "done" if all(owners.get(name) == cell.id for name in listed) else "pending"
+
+
+def run_cell(cell: grid.Cell, profile: str) -> float:
+    """Execute one cell with papermill and mark it done; returns its seconds. This is what every executor runs."""
+    import papermill
+
+    out = runs_dir(profile) / cell.output_name
+    out.parent.mkdir(parents=True, exist_ok=True)
+    os.environ[CELL_ID_ENV] = cell.id  # the kernel inherits it; every record it writes carries the cell id
+    t0 = time.perf_counter()
+    papermill.execute_notebook(str(grid.notebook_path(cell.notebook)), str(out), parameters=cell.parameters,
+                               kernel_name="python3", progress_bar=False, cwd=str(grid.NOTEBOOKS),
+                               kernel_manager_class=_ipc_kernel_manager())
+    seconds = time.perf_counter() - t0
+    records = [name for name, owner in record_cell_ids(profile).items() if owner == cell.id]
+    marker = {"id": cell.id, "label": cell.label, "parameters": cell.parameters, "records": records,
+              "notebook_output": cell.output_name, "seconds": round(seconds, 1),
+              "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    write_atomic(marker_path(profile, cell), json.dumps(marker, indent=2, default=str))
+    return seconds
+
+
+def _ipc_kernel_manager():
+    """Kernels talk over local sockets (IPC), not TCP: no open port, works with networking disabled."""
+    from jupyter_client import AsyncKernelManager
+
+    class IpcKernelManager(AsyncKernelManager):
+        def __init__(self, **kwargs):
+            super().__init__(transport="ipc", **kwargs)
+
+    return IpcKernelManager
+
+
+def prepare(profile: str, cells: list[grid.Cell], everything: bool) -> None:
+    """Before a run: drop temp files a killed run left, and move records that no current cell wrote (an older
+    grid's, or all of them when `everything`) to results/<profile>.previous/, so the analysis never mixes them in."""
+    folder = results_dir(profile)
+    for tmp in folder.glob(".*.tmp"):
+        tmp.unlink()
+    current = {c.id for c in cells}
+    stale = [name for name, owner in record_cell_ids(profile).items() if everything or owner not in current]
+    if stale:
+        previous = folder.with_name(folder.name + ".previous")
+        shutil.rmtree(previous, ignore_errors=True)
+        previous.mkdir()
+        for name in stale:
+            os.replace(folder / name, previous / name)
+        print(f"{len(stale)} record(s) of other cells moved to results/{previous.name}/", flush=True)
+    figures = figures_dir(profile)
+    if everything and figures.is_dir() and any(figures.iterdir()):
+        previous = figures.with_name(figures.name + ".previous")
+        shutil.rmtree(previous, ignore_errors=True)
+        os.replace(figures, previous)
+
+
+def stages(cells: list[grid.Cell]) -> list[list[grid.Cell]]:
+    """Consecutive cells of one notebook: they are independent of each other, and each stage needs the last."""
+    out = []
+    for cell in cells:
+        if out and out[-1][0].notebook == cell.notebook:
+            out[-1].append(cell)
+        else:
+            out.append([cell])
+    return out
+
+
+class LocalExecutor:
+    """One cell after another in this process: never two measured cells on one device at a time."""
+
+    name = "local"
+
+    def run_stage(self, stage: list[grid.Cell], profile: str):
+        for cell in stage:
+            print(f"-> {cell.label} [{cell.id}] {cell.parameters}", flush=True)
+            try:
+                yield cell, run_cell(cell, profile), None
+            except Exception as exc:  # papermill keeps the executed notebook; the caller stops the run
+                yield cell, None, _failure(exc)
+                return
+
+
+class SubmititExecutor:
+    """Cells as submitit jobs. On Slurm each stage is one job array with a GPU per cell, so cells never share a
+    device; submitit's local executor (cluster='local', for tests and single machines) runs them one by one."""
+
+    def __init__(self, cluster: str, profile: str, partition: str | None = None, time_min: int = 120,
+                 gpus: int = 1, parallel: int = 8):
+        import submitit
+
+        self.name = "slurm" if cluster == "slurm" else "submitit-local"
+        self.executor = submitit.AutoExecutor(folder=runs_dir(profile) / "submitit" / "%j", cluster=cluster)
+        self.executor.update_parameters(timeout_min=time_min, gpus_per_node=gpus if cluster == "slurm" else 0,
+                                        slurm_partition=partition, slurm_array_parallelism=parallel)
+
+    def run_stage(self, stage: list[grid.Cell], profile: str):
+        if self.name == "slurm":
+            jobs = self.executor.map_array(run_cell, stage, [profile] * len(stage))
+            print(f"-> {stage[0].notebook}: {len(jobs)} cell(s) as job array {jobs[0].job_id.split('_')[0]}",
+                  flush=True)
+        else:
+            jobs = None
+        for i, cell in enumerate(stage):
+            if jobs is None:
+                print(f"-> {cell.label} [{cell.id}] via submitit", flush=True)
+            job = jobs[i] if jobs else self.executor.submit(run_cell, cell, profile)
+            try:
+                yield cell, job.result(), None
+            except Exception as exc:
+                yield cell, None, f"{_failure(exc)} (job log: {job.paths.stderr})"
+                return
+
+
+def _failure(exc) -> str:
+    """'cell N: Error: message' from a papermill failure."""
+    return f"cell {getattr(exc, 'exec_count', '?')}: {getattr(exc, 'ename', type(exc).__name__)}: " \
+           f"{getattr(exc, 'evalue', exc)}".splitlines()[0]
