@@ -7,7 +7,7 @@ PROFILE ?= default
 STAMP := $(VENV)/.installed
 MODEL := .cache/smollm2-135m-instruct/model.safetensors
 
-.PHONY: setup browser study smoke test clean-runs
+.PHONY: setup browser study smoke test reference clean-runs
 
 setup: $(STAMP) $(MODEL)
 
@@ -42,6 +42,11 @@ browser:
 
 test: setup browser
 	$(PY) -m pytest -q tests
+
+# The README's reference results (headline table, key figures) from a fresh default run.
+reference: setup
+	$(PY) run_all.py --profile default
+	$(PY) -m helpers.reference --profile default
 
 clean-runs:
 	rm -rf runs results data/*/ figures/*/

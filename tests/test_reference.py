@@ -1,0 +1,54 @@
+"""The README's reference section is rebuilt from a run's own files: table, facts, figures."""
+import json
+import shutil
+
+import pandas as pd
+import pytest
+
+from helpers import paths, reference
+from helpers.results import write_record
+
+NAME = "pytest-reference"
+
+
+@pytest.fixture
+def finished_run():
+    for folder in (paths.results_dir(NAME), paths.runs_dir(NAME), paths.figures_dir(NAME)):
+        shutil.rmtree(folder, ignore_errors=True)
+    write_record(NAME, "06_rca_eval", "inference", "bf16", {"macro_f1": 0.5}, [], "dense bf16 cpu", {}, threads=2)
+    pd.DataFrame({"variant": ["bf16", "fp32"], "rank (R)": [0.6, 0.4], "RCA macro-F1": [0.5, 0.49],
+                  "response quality": [0.3, 0.3], "Wh per 1,000 tickets": [2.5, 5.0],
+                  "payback, months": ["0.1", "baseline"], "energy method": ["codecarbon, modelled"] * 2,
+                  "kernel": ["dense bf16 cpu", "dense fp32 cpu"]}).to_csv(paths.results_dir(NAME) / "summary.csv",
+                                                                           index=False)
+    paths.runs_dir(NAME).mkdir(parents=True)
+    (paths.runs_dir(NAME) / "timings.json").write_text(json.dumps(
+        {"finished_at": "2026-11-29T12:00:00+00:00", "wall_s": 600.0, "cells": [{}] * 3}))
+    paths.figures_dir(NAME).mkdir(parents=True)
+    for name in reference.FIGURES:
+        (paths.figures_dir(NAME) / f"{name}.png").write_bytes(b"\x89PNG fake " + name.encode())
+    yield
+    for folder in (paths.results_dir(NAME), paths.runs_dir(NAME), paths.figures_dir(NAME)):
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_readme_section_is_rewritten_from_the_run(finished_run, tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# Study\nbefore\n{reference.START}\nold numbers\n{reference.END}\nafter\n")
+    reference.update_readme(NAME, readme, tmp_path / "figures")
+    text = readme.read_text()
+    assert text.startswith("# Study\nbefore\n") and text.endswith("after\n") and "old numbers" not in text
+    assert "| variant | RCA macro-F1 | response quality | J per ticket |" in text
+    assert "| bf16 | 0.5 | 0.3 | 9.0 | 2.5 | 0.1 |" in text  # 2.5 Wh per 1,000 tickets = 9 J per ticket
+    assert "2026-11-29" in text and "2 threads, no GPU" in text and "modelled, not metered" in text
+    assert "3 cells, last run 10 min" in text
+    for name in reference.FIGURES:
+        assert f"(figures/reference/{name}.png)" in text and (tmp_path / "figures" / f"{name}.png").is_file()
+
+
+def test_readme_without_markers_is_left_alone(finished_run, tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text("# Study\n")
+    with pytest.raises(ValueError, match="lacks the"):
+        reference.update_readme(NAME, readme, tmp_path / "figures")
+    assert readme.read_text() == "# Study\n"
