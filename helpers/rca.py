@@ -37,35 +37,105 @@ def pick_shots(train: list[dict], k: int, seed: int = 0) -> list[dict]:
     return [rng.choice(by_class[c]) for c in common]
 
 
-def score_labels(model, tokenizer, texts: list[str], labels: list[str], shots: list[dict] | None = None) -> np.ndarray:
+def score_labels(model, tokenizer, texts: list[str], labels: list[str], shots: list[dict] | None = None,
+                 batch_size: int = 8) -> np.ndarray:
     """Mean log-probability per token of each label after each ticket's prompt: shape (tickets, labels).
 
-    The prompt is encoded once per ticket; its key/value cache is then shared by all labels, which
-    are scored together in one small batch. Mean rather than sum, so long label names are not
-    penalised for their length.
+    Mean rather than sum, so long label names are not penalised for their length. Computed exactly, with
+    no token processed twice:
+    - the prompt prefix every ticket shares (system prompt with the label list, few-shot examples) is
+      encoded once per call; its keys/values are reused by every ticket;
+    - each ticket's own tokens are encoded once, followed in the same row by all label continuations; a
+      block attention mask lets each label see the prefix, the ticket and its own earlier tokens only (so
+      every label is scored as if it alone followed the ticket), with positions restarting per label;
+    - tickets are batched `batch_size` at a time, sorted by length, left-padded (padding is masked out);
+    - logits (the 49 k-word head) are computed only where a label token is predicted.
     """
     import torch
 
-    label_ids = [tokenizer(label, add_special_tokens=False)["input_ids"] for label in labels]
-    width = max(map(len, label_ids))
     device = next(model.parameters()).device
-    # Right-padded label batch: padding sits after every real token, so causal attention ignores it.
-    label_batch = torch.tensor([ids + [tokenizer.pad_token_id] * (width - len(ids)) for ids in label_ids],
-                               device=device)
+    label_ids = [tokenizer(label, add_special_tokens=False)["input_ids"] for label in labels]
+    prompts = [tokenizer(chat_prompt(tokenizer, text, labels, shots), add_special_tokens=False)["input_ids"]
+               for text in texts]
     scores = np.zeros((len(texts), len(labels)))
-    for i, text in enumerate(texts):
-        prompt = tokenizer(chat_prompt(tokenizer, text, labels, shots), add_special_tokens=False,
-                           return_tensors="pt")["input_ids"].to(device)
-        with torch.inference_mode():
-            out = model(input_ids=prompt, use_cache=True, logits_to_keep=1)
-            first = torch.log_softmax(out.logits[0, -1].float(), dim=-1)  # predicts each label's 1st token
-            cache = out.cache
-            cache.batch_repeat_interleave(len(labels))
-            rest = torch.log_softmax(model(input_ids=label_batch, cache=cache).logits.float(), dim=-1)
-        for j, ids in enumerate(label_ids):
-            logps = [first[ids[0]]] + [rest[j, t, ids[t + 1]] for t in range(len(ids) - 1)]
-            scores[i, j] = torch.stack(logps).mean().item()
+    if not texts:
+        return scores
+    prefix = _common_prefix(prompts)
+    tail = [t for ids in label_ids for t in ids]  # every label's tokens, one after the other
+    # Where each label starts in the tail, and which tail slots predict which label token.
+    starts = np.cumsum([0] + [len(ids) for ids in label_ids])
+    with torch.inference_mode():
+        prefix_cache = None
+        if prefix:
+            out = model(input_ids=torch.tensor([prefix], device=device), use_cache=True, logits_to_keep=1)
+            prefix_cache = [(layer.keys, layer.values) for layer in out.cache.layers]
+        order = sorted(range(len(texts)), key=lambda i: -len(prompts[i]))
+        for b in range(0, len(order), batch_size):
+            rows = order[b:b + batch_size]
+            logp = _score_batch(model, [prompts[i][len(prefix):] for i in rows], tail, label_ids, starts,
+                                len(prefix), prefix_cache, device)
+            scores[rows] = logp
     return scores
+
+
+def _common_prefix(prompts: list[list[int]]) -> list[int]:
+    """The longest token prefix all prompts share, leaving each prompt at least one token of its own."""
+    n = min(len(p) for p in prompts) - 1
+    first = prompts[0]
+    for p in prompts[1:]:
+        n = next((i for i in range(n) if p[i] != first[i]), n)
+    return first[:max(n, 0)]
+
+
+def _score_batch(model, suffixes, tail, label_ids, starts, n_prefix, prefix_cache, device) -> np.ndarray:
+    import torch
+    from transformers import DynamicCache
+
+    rows, width = len(suffixes), max(map(len, suffixes)) + len(tail)
+    ids = torch.zeros((rows, width), dtype=torch.long)
+    segment = torch.full((rows, width), -1)  # -1 padding, 0 the ticket, j + 1 label j
+    position = torch.full((rows, width), n_prefix)
+    label_segment = torch.repeat_interleave(torch.arange(1, len(label_ids) + 1), torch.tensor(np.diff(starts)))
+    label_offset = torch.tensor([t for ids_ in label_ids for t in range(len(ids_))])
+    for r, suffix in enumerate(suffixes):
+        n = len(suffix)
+        ids[r, width - len(tail) - n:] = torch.tensor(suffix + tail)
+        segment[r, width - len(tail) - n:width - len(tail)] = 0
+        segment[r, width - len(tail):] = label_segment
+        position[r, width - len(tail) - n:width - len(tail)] = torch.arange(n_prefix, n_prefix + n)
+        position[r, width - len(tail):] = n_prefix + n + label_offset
+    q, k = segment[:, :, None], segment[:, None, :]
+    causal = torch.ones(width, width, dtype=torch.bool).tril()
+    visible = causal & (k >= 0) & ((k == 0) | (k == q))
+    visible |= torch.eye(width, dtype=torch.bool)  # padding rows see themselves (never read)
+    mask = torch.cat([torch.ones(rows, width, n_prefix, dtype=torch.bool), visible], dim=2)[:, None]
+    cache = None
+    if prefix_cache is not None:
+        cache = DynamicCache(ddp_cache_data=[(k_.expand(rows, -1, -1, -1), v_.expand(rows, -1, -1, -1))
+                                             for k_, v_ in prefix_cache])
+    # Slots whose logits predict a label token: the ticket's last token (each label's first token), then
+    # every label token but the last of its label.
+    keep = [width - len(tail) - 1] + [width - len(tail) + s + t for s, e in zip(starts, starts[1:]) for t in range(e - s - 1)]
+    mask = _attention_mask(model, mask.to(device))
+    logits = model(input_ids=ids.to(device), attention_mask=mask, position_ids=position.to(device), cache=cache,
+                   use_cache=prefix_cache is not None, logits_to_keep=torch.tensor(keep, device=device)).logits
+    logp = torch.log_softmax(logits.float(), dim=-1)  # (rows, len(keep), vocab)
+    out = np.zeros((rows, len(label_ids)))
+    slot = {w: i for i, w in enumerate(keep)}
+    for j, (s, lab) in enumerate(zip(starts, label_ids)):
+        predictors = [slot[width - len(tail) - 1]] + [slot[width - len(tail) + s + t] for t in range(len(lab) - 1)]
+        out[:, j] = logp[:, predictors, torch.tensor(lab)].mean(dim=1).cpu().numpy()
+    return out
+
+
+def _attention_mask(model, visible):
+    """The boolean block mask as the model's attention wants it: as is for SDPA, additive floats for eager."""
+    import torch
+
+    if getattr(model.config, "_attn_implementation", "sdpa") != "eager":
+        return visible
+    dtype = model.get_input_embeddings().weight.dtype
+    return torch.zeros(visible.shape, dtype=dtype, device=visible.device).masked_fill(~visible, torch.finfo(dtype).min)
 
 
 def predict(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -20,9 +20,9 @@ def test_predict_is_argmax_with_softmax_confidence():
     assert conf[0] == pytest.approx(0.75)
 
 
-def naive_scores(model, tokenizer, text, labels):
+def naive_scores(model, tokenizer, text, labels, shots=None):
     """Reference: one full forward per (ticket, label), mean log-prob of the label tokens."""
-    prompt = tokenizer(rca.chat_prompt(tokenizer, text, labels), add_special_tokens=False)["input_ids"]
+    prompt = tokenizer(rca.chat_prompt(tokenizer, text, labels, shots), add_special_tokens=False)["input_ids"]
     out = []
     for label in labels:
         ids = tokenizer(label, add_special_tokens=False)["input_ids"]
@@ -74,3 +74,27 @@ def test_few_shot_prompt_carries_worked_examples(tokenizer):
     assert [s["root_cause"] for s in shots] == ["x", "y"]
     prompt = rca.chat_prompt(tokenizer, "the new ticket", ["x", "y", "z"], shots)
     assert prompt.index(shots[0]["text"]) < prompt.index("the new ticket") and prompt.count("<|im_start|>assistant") == 3
+
+
+def test_batched_scoring_equals_one_ticket_at_a_time(tiny_model, tokenizer):
+    """Length-sorted batches with padding, a shared few-shot prefix and single-token labels: same scores as the
+    full-forward reference, whatever the batch size."""
+    labels = ["mains power failure", "fibre cut", "hvac overheating", "x"]
+    texts = ["Alarms: MAINS_FAIL, SITE_DOWN", "LOS on uplink port after digging works near the cabinet at dawn",
+             "temp high", "Site 17 unreachable since 02:00; battery alarm before that; generator not started"]
+    shots = [{"text": "fan stopped, temperature rising", "root_cause": "hvac overheating"}]
+    one = rca.score_labels(tiny_model, tokenizer, texts, labels, shots, batch_size=1)
+    for batch_size in (2, 8):
+        np.testing.assert_allclose(rca.score_labels(tiny_model, tokenizer, texts, labels, shots, batch_size=batch_size),
+                                   one, rtol=1e-4, atol=1e-5)
+    reference = [naive_scores(tiny_model, tokenizer, t, labels, shots) for t in texts]
+    np.testing.assert_allclose(one, np.array(reference), rtol=1e-4, atol=1e-5)
+
+
+def test_scoring_a_lora_wrapped_model_matches_full_forward(tiny_model, tokenizer):
+    from peft import LoraConfig, get_peft_model
+
+    model = get_peft_model(tiny_model, LoraConfig(r=4, target_modules=["q_proj", "v_proj"], init_lora_weights=False)).eval()
+    labels, texts = ["fibre cut", "software crash"], ["LOS on uplink", "process restarted after core dump"]
+    np.testing.assert_allclose(rca.score_labels(model, tokenizer, texts, labels),
+                               np.array([naive_scores(model, tokenizer, t, labels) for t in texts]), rtol=1e-4, atol=1e-5)
