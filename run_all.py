@@ -91,7 +91,7 @@ def grid_listing(profile_name: str, cells: list[grid.Cell]) -> str:
 
 def make_executor(args, profile_name: str):
     if args.executor == "local":
-        return execution.LocalExecutor()
+        return execution.LocalExecutor(fresh_kernels=args.fresh_kernels)
     cluster = "slurm" if args.executor == "slurm" else "local"
     return execution.SubmititExecutor(cluster, profile_name, args.partition, args.time_min, args.gpus)
 
@@ -117,6 +117,8 @@ def main(argv=None) -> int:
     parser.add_argument("--executor", choices=("local", "slurm", "submitit-local"), default="local",
                         help="local: here, one cell at a time; slurm: submitit job arrays, a GPU per cell; "
                              "submitit-local: the submitit path on this machine")
+    parser.add_argument("--fresh-kernels", action="store_true",
+                        help="local: a new kernel for every cell (default: the cells of one notebook share one)")
     parser.add_argument("--partition", help="Slurm partition (--executor slurm)")
     parser.add_argument("--time-min", type=int, default=120, help="time limit per cell in minutes (submitit)")
     parser.add_argument("--gpus", type=int, default=1, help="GPUs per cell on Slurm (default 1)")

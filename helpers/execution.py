@@ -10,7 +10,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import tempfile
 import time
+from contextlib import contextmanager, nullcontext
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -51,17 +53,22 @@ def status(profile: str, cell: grid.Cell, owners: dict | None = None) -> str:
     return "done" if all(owners.get(name) == cell.id for name in listed) else "pending"
 
 
-def run_cell(cell: grid.Cell, profile: str) -> float:
-    """Execute one cell with papermill and mark it done; returns its seconds. This is what every executor runs."""
+def run_cell(cell: grid.Cell, profile: str, kernel=None) -> float:
+    """Execute one cell with papermill and mark it done; returns its seconds. This is what every executor runs.
+    `kernel` (a started kernel manager, see `warm_kernel`) is reused instead of starting a fresh kernel."""
     import papermill
 
     out = runs_dir(profile) / cell.output_name
     out.parent.mkdir(parents=True, exist_ok=True)
-    os.environ[CELL_ID_ENV] = cell.id  # the kernel inherits it; every record it writes carries the cell id
+    os.environ[CELL_ID_ENV] = cell.id  # a fresh kernel inherits it; every record it writes carries the cell id
     t0 = time.perf_counter()
+    if kernel is not None:
+        _run_in_kernel(kernel, f"%reset -f\nimport gc, os\nimport matplotlib.pyplot\nmatplotlib.pyplot.close('all')\n"
+                               f"gc.collect()\nos.environ[{CELL_ID_ENV!r}] = {cell.id!r}")
     papermill.execute_notebook(str(grid.notebook_path(cell.notebook)), str(out), parameters=cell.parameters,
                                kernel_name="python3", progress_bar=False, cwd=str(grid.NOTEBOOKS),
-                               kernel_manager_class=_ipc_kernel_manager())
+                               **({"km": kernel} if kernel is not None else
+                                  {"kernel_manager_class": _ipc_kernel_manager()}))
     seconds = time.perf_counter() - t0
     records = [name for name, owner in record_cell_ids(profile).items() if owner == cell.id]
     marker = {"id": cell.id, "label": cell.label, "parameters": cell.parameters, "records": records,
@@ -80,6 +87,35 @@ def _ipc_kernel_manager():
             super().__init__(transport="ipc", **kwargs)
 
     return IpcKernelManager
+
+
+@contextmanager
+def warm_kernel():
+    """One kernel for the cells of one notebook (same code, other variant). Why: each fresh kernel spends
+    ~10 s importing torch, transformers, pandas and starting CodeCarbon before any work; between cells the
+    kernel's variables are deleted (%reset) and garbage-collected, so no model or figure carries over."""
+    from jupyter_client import KernelManager
+
+    with tempfile.TemporaryDirectory(prefix="kernel-") as sockets:  # absolute IPC paths: any cwd can connect
+        km = KernelManager(transport="ipc", ip=f"{sockets}/ipc", kernel_name="python3")
+        km.start_kernel(cwd=str(grid.NOTEBOOKS))
+        try:
+            yield km
+        finally:
+            km.shutdown_kernel(now=True)
+            km.cleanup_resources()
+
+
+def _run_in_kernel(km, code: str) -> None:
+    client = km.client()
+    client.start_channels()
+    try:
+        client.wait_for_ready(timeout=60)
+        reply = client.execute_interactive(code, timeout=60, store_history=False, output_hook=lambda msg: None)
+        if reply["content"]["status"] != "ok":
+            raise RuntimeError(f"kernel reset failed: {reply['content'].get('evalue')}")
+    finally:
+        client.stop_channels()
 
 
 def prepare(profile: str, cells: list[grid.Cell], everything: bool) -> None:
@@ -116,18 +152,23 @@ def stages(cells: list[grid.Cell]) -> list[list[grid.Cell]]:
 
 
 class LocalExecutor:
-    """One cell after another in this process: never two measured cells on one device at a time."""
+    """One cell after another from this process: never two measured cells on one device at a time. The cells
+    of one notebook share a warm kernel unless `fresh_kernels` (one kernel per cell, papermill's default)."""
 
     name = "local"
 
+    def __init__(self, fresh_kernels: bool = False):
+        self.fresh_kernels = fresh_kernels
+
     def run_stage(self, stage: list[grid.Cell], profile: str):
-        for cell in stage:
-            print(f"-> {cell.label} [{cell.id}] {cell.parameters}", flush=True)
-            try:
-                yield cell, run_cell(cell, profile), None
-            except Exception as exc:  # papermill keeps the executed notebook; the caller stops the run
-                yield cell, None, _failure(exc)
-                return
+        with nullcontext() if self.fresh_kernels or len(stage) == 1 else warm_kernel() as kernel:
+            for cell in stage:
+                print(f"-> {cell.label} [{cell.id}] {cell.parameters}", flush=True)
+                try:
+                    yield cell, run_cell(cell, profile, kernel), None
+                except Exception as exc:  # papermill keeps the executed notebook; the caller stops the run
+                    yield cell, None, _failure(exc)
+                    return
 
 
 class SubmititExecutor:

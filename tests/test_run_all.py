@@ -108,7 +108,14 @@ def test_smoke_profile_runs_all_seven_notebooks(tmp_path):
                    "footprint_and_speed", "ranking_vs_w", "pareto", "breakeven", "energy_by_phase", "loss_bf16-lora"):
         assert (paths.figures_dir(name) / f"{figure}.png").stat().st_size > 1000
     assert "macro_f1" in result.stdout  # the closing summary table
-    assert len(list((paths.runs_dir(name) / "done").glob("*.json"))) == 16  # every cell marked done
+    markers = [json.loads(p.read_text()) for p in (paths.runs_dir(name) / "done").glob("*.json")]
+    assert len(markers) == 16  # every cell marked done
+    owner = {r["variant"] + r["phase"] + r["notebook"]: r["provenance"]["cell_id"] for r in records}
+    listed = [(m["id"], name_) for m in markers for name_ in m["records"]]
+    assert len(listed) == len(records)  # each record listed by exactly one cell, in warm kernels too
+    for cell_id, record_name in listed:
+        notebook, phase, variant = record_name.removesuffix(".json").split("__")
+        assert owner[variant + phase + notebook] == cell_id
     assert (paths.runs_dir(name) / "report" / "06_rca_eval__nf4.html").is_file()
     executed_nb = json.loads((paths.runs_dir(name) / "06_rca_eval__nf4.ipynb").read_text())
     assert any(c.get("outputs") for c in executed_nb["cells"] if c["cell_type"] == "code")
