@@ -6,6 +6,7 @@ same ones the RCA scorer and the note generator use, so training and evaluation 
 """
 from __future__ import annotations
 
+import contextlib
 import tempfile
 from pathlib import Path
 
@@ -24,6 +25,29 @@ def response_examples(rows: list[dict]) -> list[dict]:
     """Prompt-completion examples for response feedback: the ticket, then the engineer's resolution note."""
     return [{"prompt": response_messages(r["text"]), "completion": [{"role": "assistant", "content": r["resolution"]}]}
             for r in rows if r.get("resolution")]
+
+
+@contextlib.contextmanager
+def completion_positions_only():
+    """Let trl's fused LM head score only the completion positions on CPU too.
+
+    trl projects the hidden states through the 49k-token LM head in chunks and, off CUDA/XPU, does so for every
+    position, then zeroes the prompt ones (fixed shapes keep compiled Neuron kernels from recompiling). The loss
+    only counts completion tokens (~7 % of positions here), so on CPU the "compact" path — the same per-token
+    log-probabilities on the positions that count — gives the same loss and gradients at a fraction of the cost.
+    The switch is trl's own; if a trl version lacks it, training runs unchanged.
+    """
+    from trl.trainer import utils as trl_utils
+
+    original = getattr(trl_utils, "_use_triton", None)
+    if original is None:
+        yield
+        return
+    trl_utils._use_triton = lambda device: device.type == "cpu" or original(device)
+    try:
+        yield
+    finally:
+        trl_utils._use_triton = original
 
 
 def lora_finetune(model, tokenizer, examples: list[dict], output_dir: Path, max_steps: int, batch_size: int,
@@ -53,7 +77,8 @@ def lora_finetune(model, tokenizer, examples: list[dict], output_dir: Path, max_
         )
         trainer = SFTTrainer(model=model, args=config, train_dataset=Dataset.from_list(examples),
                              processing_class=tokenizer, peft_config=peft_config)
-        result = trainer.train()
+        with completion_positions_only():
+            result = trainer.train()
     write_folder_atomic(output_dir, lambda folder: trainer.model.save_pretrained(folder, safe_serialization=True))
     losses = [e["loss"] for e in trainer.state.log_history if "loss" in e]
     tokens = [float(e["num_tokens"]) for e in trainer.state.log_history if "num_tokens" in e]

@@ -1,0 +1,63 @@
+"""Batched perplexity equals the one-text-per-forward definition: padding changes nothing but the speed."""
+import math
+
+import pytest
+import torch
+
+from helpers import profiling
+
+TEXTS = ["Alarms: MAINS_FAIL, SITE_DOWN at site NB-0421 since 03:10.",
+         "LOS on the uplink port",
+         "Customer reports slow data in the evening; cell 3 shows high PRB utilisation and RRC drops.",
+         "x",  # one token at most: skipped, as before
+         "Fibre cut suspected between the hub and the aggregation switch; two sites dark, generators idle."]
+
+
+def reference_perplexity(model, tokenizer, texts, max_length=256):
+    """The definition: each text alone, the model's own causal-LM loss, weighted by its predicted tokens."""
+    nll, tokens = 0.0, 0
+    for text in texts:
+        ids = tokenizer(text, return_tensors="pt", truncation=True, max_length=max_length)["input_ids"]
+        if ids.shape[1] < 2:
+            continue
+        with torch.inference_mode():
+            loss = model(input_ids=ids, labels=ids).loss.float().item()
+        nll, tokens = nll + loss * (ids.shape[1] - 1), tokens + ids.shape[1] - 1
+    return math.exp(nll / tokens)
+
+
+@pytest.mark.parametrize("batch_size", [1, 2, 8])
+def test_batched_perplexity_matches_one_text_per_forward(tiny_model, tokenizer, batch_size):
+    tiny_model.eval()
+    expected = reference_perplexity(tiny_model, tokenizer, TEXTS)
+    assert profiling.perplexity(tiny_model, tokenizer, TEXTS, batch_size=batch_size) == pytest.approx(expected, rel=1e-5)
+
+
+def test_perplexity_truncates_and_rejects_empty_input(tiny_model, tokenizer):
+    tiny_model.eval()
+    short = profiling.perplexity(tiny_model, tokenizer, TEXTS, max_length=8)
+    assert short == pytest.approx(reference_perplexity(tiny_model, tokenizer, TEXTS, max_length=8), rel=1e-5)
+    with pytest.raises(ValueError):
+        profiling.perplexity(tiny_model, tokenizer, ["x"])
+
+
+def test_dynamic_int8_is_scored_one_text_per_forward(tiny_model, tokenizer):
+    """Dynamic int8 takes activation scales over the whole batch, so batching would change its perplexity."""
+    model = torch.ao.quantization.quantize_dynamic(tiny_model, {torch.nn.Linear}, dtype=torch.qint8)
+    assert profiling.quantizes_activations(model) and not profiling.quantizes_activations(tiny_model)
+    expected = reference_perplexity(model, tokenizer, TEXTS)
+    assert profiling.perplexity(model, tokenizer, TEXTS, batch_size=8) == pytest.approx(expected, rel=1e-5)
+
+
+def test_dense_perplexity_is_computed_once_per_weights_and_texts(tiny_model, tokenizer, tmp_path, monkeypatch):
+    from helpers import paths
+
+    weights = tmp_path / "model"
+    tiny_model.save_pretrained(weights)
+    monkeypatch.setattr(paths, "artifacts_dir", lambda profile: tmp_path / profile / "artifacts")
+    calls = []
+    monkeypatch.setattr(profiling, "perplexity", lambda *a, **k: calls.append(a[2]) or 10.0 + len(calls))
+    assert profiling.dense_perplexity(tiny_model, tokenizer, TEXTS, weights, "p") == 11.0
+    assert profiling.dense_perplexity(tiny_model, tokenizer, TEXTS, weights, "p") == 11.0  # cached
+    assert profiling.dense_perplexity(tiny_model, tokenizer, TEXTS[:2], weights, "p") == 12.0  # other texts
+    assert len(calls) == 2 and (tmp_path / "p" / "artifacts" / "dense_perplexity.json").is_file()
