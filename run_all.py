@@ -96,13 +96,16 @@ def make_executor(args, profile_name: str):
     return execution.SubmititExecutor(cluster, profile_name, args.partition, args.time_min, args.gpus)
 
 
-def write_timings(profile_name: str, executor: str, started: datetime, t0: float, timings: list) -> None:
-    """runs/<profile>/timings.json: wall time and per-cell status of the last run (read by bench/run.py)."""
+def write_timings(profile_name: str, executor: str, started: datetime, t0: float, timings: list,
+                  whole_grid: bool) -> None:
+    """runs/<profile>/timings.json: wall time and per-cell status of the last run of the whole grid (read by
+    bench/run.py); a run of part of it (--only, --from) writes timings-partial.json instead."""
     cells = [{"id": c.id, "label": c.label, "status": s, "seconds": round(sec, 1)} for c, s, sec in timings]
     doc = {"profile": profile_name, "started_at": started.isoformat(timespec="seconds"),
            "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
            "wall_s": round(time.perf_counter() - t0, 1), "executor": executor, "cells": cells}
-    write_atomic(runs_dir(profile_name) / "timings.json", json.dumps(doc, indent=2))
+    name = "timings.json" if whole_grid else "timings-partial.json"
+    write_atomic(runs_dir(profile_name) / name, json.dumps(doc, indent=2))
 
 
 def main(argv=None) -> int:
@@ -140,7 +143,8 @@ def main(argv=None) -> int:
         print(grid_listing(name, cells))
         return 0
     started, t0 = datetime.now(timezone.utc), time.perf_counter()
-    execution.prepare(name, all_cells, everything=args.force and not (args.only or args.start))
+    whole_grid = not (args.only or args.start)
+    execution.prepare(name, all_cells, everything=args.force and whole_grid)
     owners = execution.record_cell_ids(name)
     timings, todo = [], []
     for cell in cells:
@@ -158,12 +162,12 @@ def main(argv=None) -> int:
         for cell, seconds, error in executor.run_stage(stage, name):
             timings.append((cell, "FAILED" if error else "ok", seconds or 0.0))
             if error:
-                write_timings(name, executor.name, started, t0, timings)
+                write_timings(name, executor.name, started, t0, timings, whole_grid)
                 print(summary(name, timings))
                 print(f"\nrun_all: {cell.label} failed at {error}\n"
                       f"executed notebook kept: runs/{name}/{cell.output_name}", file=sys.stderr)
                 return 1
-    write_timings(name, executor.name, started, t0, timings)
+    write_timings(name, executor.name, started, t0, timings, whole_grid)
     print(summary(name, timings))
     owners = execution.record_cell_ids(name)
     done = [runs_dir(name) / c.output_name for c in all_cells if execution.status(name, c, owners) == "done"]

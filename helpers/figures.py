@@ -23,8 +23,9 @@ def save_figure(fig, profile: str, name: str, formats=("png", "svg")) -> None:
     print(f"saved figures/{profile}/{name}.{{{','.join(formats)}}}")
 
 
-def pareto_plot(ax, table, quality: str, front, label: str, energy_label: str):
-    """Quality against J/ticket per variant (with the 95 % energy interval when known) and the Pareto front."""
+def pareto_plot(ax, table, quality: str, front, label: str, energy_label: str, legend: bool = True):
+    """Quality against J/ticket per variant (with the 95 % energy interval when known) and the Pareto front;
+    `legend=False` for all but one panel of a row, so panels don't overlap."""
     import seaborn as sns
 
     xerr = table["joules_per_ticket_ci95"] if "joules_per_ticket_ci95" in table else None
@@ -33,7 +34,10 @@ def pareto_plot(ax, table, quality: str, front, label: str, energy_label: str):
     best = table[front].sort_values("joules_per_ticket")
     ax.step(best["joules_per_ticket"], best[quality], where="post", color="black", lw=1, label="Pareto front")
     ax.set(xlabel=f"J per ticket ({energy_label})", ylabel=label)
-    ax.legend(loc="upper left", bbox_to_anchor=(1, 1), fontsize="small")
+    if legend:
+        ax.legend(loc="upper left", bbox_to_anchor=(1, 1), fontsize="small")
+    else:
+        ax.get_legend().remove()
 
 
 def breakeven_plot(ax, life, baseline: str, horizon_tickets: float, energy_label: str):

@@ -34,30 +34,36 @@ def headline(profile: str) -> pd.DataFrame:
     return summary[[c for c in COLUMNS if c in summary]]
 
 
-def run_facts(profile: str) -> str:
-    """Machine, date, commit, wall time and energy method of the run, from its records and timings."""
-    prov = load_records(profile)[0]["provenance"]
-    hw = prov["hardware"]
-    timings = json.loads((runs_dir(profile) / "timings.json").read_text())
-    device = hw.get("gpu") or f"{hw['cpu']}, {hw['cpu_count']} cores, {prov['threads']} threads, no GPU"
-    return (f"Profile `{profile}`, finished {timings['finished_at'][:10]} on {device}; commit "
-            f"`{prov['git_sha'][:12]}`; {len(timings['cells'])} cells, last run {timings['wall_s'] / 60:.0f} min "
-            f"wall time. Energy: {'metered by NVML' if hw.get('gpu') else 'modelled, not metered'} "
+def run_facts(profile: str, cells=None) -> str:
+    """Machine, date, commit, cell time and energy method of the run, from its records and the done markers of
+    the profile's cells (configs/<profile>.yaml expanded, unless `cells` are given)."""
+    from helpers.grid import expand, load_profile
+
+    records = load_records(profile)
+    prov = records[0]["provenance"]
+    hw, threads = prov["hardware"], max(r["provenance"]["threads"] or 0 for r in records)
+    ids = {c.id for c in cells or expand(load_profile(profile))}
+    markers = [json.loads(p.read_text()) for p in (runs_dir(profile) / "done").glob("*.json")]
+    markers = [m for m in markers if m["id"] in ids]
+    device = hw.get("gpu") or f"{hw['cpu']}, {hw['cpu_count']} cores, {threads} threads, no GPU"
+    return (f"Profile `{profile}`, finished {max(m['finished_at'] for m in markers)[:10]} on {device}; commit "
+            f"`{prov['git_sha'][:12]}`; {len(markers)} cells, {sum(m['seconds'] for m in markers) / 60:.0f} min "
+            f"of notebook time. Energy: {'metered by NVML' if hw.get('gpu') else 'modelled, not metered'} "
             "(method per row; see *How energy is obtained*).")
 
 
-def section(profile: str) -> str:
+def section(profile: str, cells=None) -> str:
     figures = "\n".join(f"![{name}: {text}](figures/reference/{name}.png)" for name, text in FIGURES.items())
-    return (f"{START}\n{run_facts(profile)}\n\n{to_markdown(headline(profile))}\n{figures}\n\n"
+    return (f"{START}\n{run_facts(profile, cells)}\n\n{to_markdown(headline(profile))}\n{figures}\n\n"
             f"Regenerate with `make reference` (runs the default profile, then `python -m helpers.reference`).\n{END}")
 
 
-def update_readme(profile: str, readme=ROOT / "README.md", target=TARGET) -> None:
+def update_readme(profile: str, readme=ROOT / "README.md", target=TARGET, cells=None) -> None:
     """Copy the key figures to figures/reference/ and rewrite the README between the reference markers."""
     text = readme.read_text()
     if START not in text or END not in text:
         raise ValueError(f"README.md lacks the {START} … {END} markers")
-    new = section(profile)
+    new = section(profile, cells)
     target.mkdir(parents=True, exist_ok=True)
     for name in FIGURES:
         shutil.copy2(figures_dir(profile) / f"{name}.png", target / f"{name}.png")

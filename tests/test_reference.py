@@ -5,7 +5,7 @@ import shutil
 import pandas as pd
 import pytest
 
-from helpers import paths, reference
+from helpers import grid, paths, reference
 from helpers.results import write_record
 
 NAME = "pytest-reference"
@@ -21,9 +21,10 @@ def finished_run():
                   "payback, months": ["0.1", "baseline"], "energy method": ["codecarbon, modelled"] * 2,
                   "kernel": ["dense bf16 cpu", "dense fp32 cpu"]}).to_csv(paths.results_dir(NAME) / "summary.csv",
                                                                            index=False)
-    paths.runs_dir(NAME).mkdir(parents=True)
-    (paths.runs_dir(NAME) / "timings.json").write_text(json.dumps(
-        {"finished_at": "2026-11-29T12:00:00+00:00", "wall_s": 600.0, "cells": [{}] * 3}))
+    (paths.runs_dir(NAME) / "done").mkdir(parents=True)
+    for cell in grid.expand(grid.load_profile("smoke"))[:3]:  # three cells of the grid done, 200 s each
+        (paths.runs_dir(NAME) / "done" / f"{cell.id}.json").write_text(json.dumps(
+            {"id": cell.id, "seconds": 200.0, "finished_at": "2026-11-29T12:00:00+00:00"}))
     paths.figures_dir(NAME).mkdir(parents=True)
     for name in reference.FIGURES:
         (paths.figures_dir(NAME) / f"{name}.png").write_bytes(b"\x89PNG fake " + name.encode())
@@ -35,13 +36,13 @@ def finished_run():
 def test_readme_section_is_rewritten_from_the_run(finished_run, tmp_path):
     readme = tmp_path / "README.md"
     readme.write_text(f"# Study\nbefore\n{reference.START}\nold numbers\n{reference.END}\nafter\n")
-    reference.update_readme(NAME, readme, tmp_path / "figures")
+    reference.update_readme(NAME, readme, tmp_path / "figures", grid.expand(grid.load_profile("smoke")))
     text = readme.read_text()
     assert text.startswith("# Study\nbefore\n") and text.endswith("after\n") and "old numbers" not in text
     assert "| variant | RCA macro-F1 | response quality | J per ticket |" in text
     assert "| bf16 | 0.5 | 0.3 | 9.0 | 2.5 | 0.1 |" in text  # 2.5 Wh per 1,000 tickets = 9 J per ticket
     assert "2026-11-29" in text and "2 threads, no GPU" in text and "modelled, not metered" in text
-    assert "3 cells, last run 10 min" in text
+    assert "3 cells, 10 min of notebook time" in text
     for name in reference.FIGURES:
         assert f"(figures/reference/{name}.png)" in text and (tmp_path / "figures" / f"{name}.png").is_file()
 
