@@ -484,7 +484,7 @@ def targets(r: dict) -> list[dict]:
     worst = max(o["overhead_pct"], o["empty_window_pct"])
     out.append({"figure": "metering overhead", "measured": f"{o['overhead_pct']:+.2f} % A/B, "
                 f"{o['empty_window_pct']:.2f} % fixed cost", "target": "<= 1 %", "met": worst <= TARGETS["meter_overhead_pct"],
-                "bound": "" if worst <= TARGETS["meter_overhead_pct"] else "noise of the A/B timing on a shared machine"})
+                "bound": "" if worst <= TARGETS["meter_overhead_pct"] else "the A/B difference does not resolve 1 % with 9 repeats; the fixed cost per window is the stable figure (see notes)"})
     return out
 
 
