@@ -99,12 +99,13 @@ def make_executor(args, profile_name: str):
 def write_timings(profile_name: str, executor: str, started: datetime, t0: float, timings: list,
                   whole_grid: bool) -> None:
     """runs/<profile>/timings.json: wall time and per-cell status of the last run of the whole grid (read by
-    bench/run.py); a run of part of it (--only, --from) writes timings-partial.json instead."""
+    bench/run.py); a run of part of it (--only, --from, or resumed with cells done) writes timings-partial.json."""
     cells = [{"id": c.id, "label": c.label, "status": s, "seconds": round(sec, 1)} for c, s, sec in timings]
     doc = {"profile": profile_name, "started_at": started.isoformat(timespec="seconds"),
            "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
            "wall_s": round(time.perf_counter() - t0, 1), "executor": executor, "cells": cells}
-    name = "timings.json" if whole_grid else "timings-partial.json"
+    complete = whole_grid and not any(status == "skipped" for _, status, _ in timings)
+    name = "timings.json" if complete else "timings-partial.json"
     write_atomic(runs_dir(profile_name) / name, json.dumps(doc, indent=2))
 
 
@@ -146,15 +147,16 @@ def main(argv=None) -> int:
     whole_grid = not (args.only or args.start)
     execution.prepare(name, all_cells, everything=args.force and whole_grid)
     owners = execution.record_cell_ids(name)
+    device = "cuda" if args.executor == "slurm" and args.gpus > 0 else None  # the nodes', not this machine's
     timings, todo = [], []
     for cell in cells:
-        state = execution.status(name, cell, owners)
+        state = execution.status(name, cell, owners, device)
         if state == "pending" or (state == "done" and args.force):
             todo.append(cell)
         else:
             timings.append((cell, "skipped" if state == "done" else "N/A", 0.0))
             print(f"-- {cell.label} skipped: " + ("done earlier (--force runs it again)" if state == "done" else
-                  f"N/A on this hardware: {execution.not_runnable_here(cell)}"), flush=True)
+                  f"N/A on this hardware: {execution.not_runnable_here(cell, device)}"), flush=True)
     executor = make_executor(args, name)
     print(f"profile {name}: {len(todo)} of {len(cells)} cells to run, {executor.name} executor -> runs/{name}/",
           flush=True)

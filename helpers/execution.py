@@ -32,18 +32,19 @@ def record_cell_ids(profile: str) -> dict[str, str | None]:
             for p in sorted(folder.glob("*.json"))} if folder.is_dir() else {}
 
 
-def not_runnable_here(cell: grid.Cell) -> str | None:
-    """Fine-tuning and evaluation of a variant this hardware cannot run are skipped (notebook 4 records the N/A)."""
+def not_runnable_here(cell: grid.Cell, device: str | None = None) -> str | None:
+    """Fine-tuning and evaluation of a variant the hardware cannot run are skipped (notebook 4 records the N/A).
+    `device`: where the cells will run ("cuda" for Slurm GPU jobs), when it is not this machine."""
     if cell.notebook not in ("05_finetune", "06_rca_eval"):
         return None
     from helpers.variants import unsupported_here
 
-    return unsupported_here(cell.variant_spec())
+    return unsupported_here(cell.variant_spec(), device)
 
 
-def status(profile: str, cell: grid.Cell, owners: dict | None = None) -> str:
+def status(profile: str, cell: grid.Cell, owners: dict | None = None, device: str | None = None) -> str:
     """'done' (marker present and every record it lists still written by this cell), 'N/A' or 'pending'."""
-    if not_runnable_here(cell):
+    if not_runnable_here(cell, device):
         return "N/A"
     marker = marker_path(profile, cell)
     if not marker.is_file():

@@ -147,17 +147,29 @@ def expand(profile: dict) -> list[Cell]:
             if variant is not None:
                 params.update({k: v for k, v in variant.as_dict().items() if k in declared})
             label = None if variant is None else variant.pruning_name if notebook == "03_prune" else variant.name
-            upstream = sorted(c.id for c in cells if c.notebook in DEPENDS_ON[notebook])
+            upstream = sorted(c.id for c in cells if reads(notebook, variant, c))
             cells.append(Cell(notebook, label, params, cell_id(notebook, label, params, upstream)))
     return cells
 
 
+def reads(notebook: str, variant: Variant | None, cell: Cell) -> bool:
+    """Whether the cell of `notebook` for `variant` reads the output of `cell`: a notebook it depends on, and
+    the same variant's pruned weights or adapter (or a cell for the whole profile, like the data)."""
+    if cell.notebook not in DEPENDS_ON[notebook]:
+        return False
+    if cell.variant is None or variant is None:
+        return True
+    return cell.variant in (variant.pruning_name, variant.name)
+
+
 @lru_cache(maxsize=None)
 def code_hash(notebook: str) -> str:
-    """Hash of a notebook's code cells: editing the code makes its cells (and those downstream) run again."""
+    """Hash of a notebook's code cells and of the helpers package: editing either makes the cells that run
+    that code (and those downstream) run again. Conservative: any helpers edit reruns the whole grid."""
     cells = json.loads(notebook_path(notebook).read_text())["cells"]
     code = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
-    return hashlib.sha256(code.encode()).hexdigest()
+    helpers = "\n".join(p.read_text() for p in sorted(Path(__file__).parent.glob("*.py")))
+    return hashlib.sha256((code + helpers).encode()).hexdigest()
 
 
 def cell_id(notebook: str, variant: str | None, parameters: dict, upstream: list[str]) -> str:

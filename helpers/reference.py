@@ -46,10 +46,13 @@ def run_facts(profile: str, cells=None) -> str:
     markers = [json.loads(p.read_text()) for p in (runs_dir(profile) / "done").glob("*.json")]
     markers = [m for m in markers if m["id"] in ids]
     device = hw.get("gpu") or f"{hw['cpu']}, {hw['cpu_count']} cores, {threads} threads, no GPU"
-    return (f"Profile `{profile}`, finished {max(m['finished_at'] for m in markers)[:10]} on {device}; commit "
-            f"`{prov['git_sha'][:12]}`; {len(markers)} cells, {sum(m['seconds'] for m in markers) / 60:.0f} min "
-            f"of notebook time. Energy: {'metered by NVML' if hw.get('gpu') else 'modelled, not metered'} "
-            "(method per row; see *How energy is obtained*).")
+    methods = set(headline(profile)["energy method"].astype(str))
+    energy = ("modelled, not metered" if all("modelled" in m for m in methods) else
+              "partly modelled" if any("modelled" in m for m in methods) else "metered")
+    finished = max((m["finished_at"] for m in markers), default="unknown date")[:10]
+    return (f"Profile `{profile}`, finished {finished} on {device}; commit `{prov['git_sha'][:12]}`; "
+            f"{len(markers)} cells, {sum(m['seconds'] for m in markers) / 60:.0f} min of notebook time. "
+            f"Energy: {energy} (method per row; see *How energy is obtained*).")
 
 
 def section(profile: str, cells=None) -> str:

@@ -12,6 +12,7 @@ import yaml
 
 from helpers import execution, grid, paths
 from helpers.results import load_records
+from helpers.variants import Variant
 
 QUALITY = ("weight_bytes", "disk_bytes", "perplexity")  # deterministic on one machine; timings and joules are not
 
@@ -40,9 +41,15 @@ def test_cell_ids_are_stable_and_follow_their_inputs():
     first, again = grid.expand(smoke), grid.expand(grid.load_profile("smoke"))
     assert [c.id for c in first] == [c.id for c in again]
     assert len({c.id for c in first}) == len(first)
-    smoke["params"]["max_steps"] = 5  # fine-tuning changes: it and what reads its adapters run again
+    smoke["params"]["max_steps"] = 5  # fine-tuning changes: it and what reads its adapter run again
     changed = {c.label for c, d in zip(first, grid.expand(smoke)) if c.id != d.id}
-    assert changed == {c.label for c in first if c.notebook in ("05_finetune", "06_rca_eval", "07_energy_analysis")}
+    assert changed == {"05_finetune[bf16-lora]", "06_rca_eval[bf16-lora]", "07_energy_analysis"}
+    grown = grid.load_profile("smoke")
+    grown["variants"].append(Variant("fp16"))  # a new variant leaves the other variants' cells alone
+    before = {c.label: c.id for c in first}
+    after = {c.label: c.id for c in grid.expand(grown)}
+    assert set(after) - set(before) == {"04_quantize[fp16]", "06_rca_eval[fp16]"}
+    assert {label for label in before if after[label] != before[label]} == {"07_energy_analysis"}
 
 
 def test_prepare_sets_aside_records_no_current_cell_wrote_and_drops_temp_files():
