@@ -168,8 +168,12 @@ def code_hash(notebook: str) -> str:
     that code (and those downstream) run again. Conservative: any helpers edit reruns the whole grid."""
     cells = json.loads(notebook_path(notebook).read_text())["cells"]
     code = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
-    helpers = "\n".join(p.read_text() for p in sorted(Path(__file__).parent.glob("*.py")))
-    return hashlib.sha256((code + helpers).encode()).hexdigest()
+    return hashlib.sha256((code + helpers_source()).encode()).hexdigest()
+
+
+@lru_cache(maxsize=None)
+def helpers_source() -> str:
+    return "\n".join(p.read_text() for p in sorted(Path(__file__).parent.glob("*.py")))
 
 
 def cell_id(notebook: str, variant: str | None, parameters: dict, upstream: list[str]) -> str:
@@ -177,15 +181,3 @@ def cell_id(notebook: str, variant: str | None, parameters: dict, upstream: list
     payload = json.dumps([notebook, variant, parameters, code_hash(notebook), upstream], sort_keys=True, default=str)
     return hashlib.sha256(payload.encode()).hexdigest()[:12]
 
-
-def check_overrides(overrides: dict) -> None:
-    """Every -p key must be a parameter some notebook declares; say which are valid otherwise."""
-    per_variant = sorted(set(overrides) & set(Variant.__dataclass_fields__))
-    if per_variant:
-        raise ValueError(f"{', '.join(per_variant)} belong to variants: set them in the profile's variants list")
-    valid = set()
-    for notebook in NOTEBOOKS_IN_ORDER:
-        valid |= set(declared_parameters(notebook))
-    unknown = sorted(set(overrides) - valid)
-    if unknown:
-        raise ValueError(f"unknown parameter(s) {', '.join(unknown)}; valid: {', '.join(sorted(valid))}")

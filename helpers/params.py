@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Callable
 
 from helpers import tickets
+from helpers.variants import Variant
 
-VARIANT_FIELDS = ("precision", "method", "sparsity", "pattern", "finetune")  # set in a profile's variants list
+VARIANT_FIELDS = tuple(Variant.__dataclass_fields__)  # set in a profile's variants list, not in params
 DATASET_SUFFIXES = (".csv", ".jsonl", ".parquet")
 # The generator writes at least MIN_PER_SPLIT tickets of each root cause into each split; fewer cannot be honoured.
 MIN_TICKETS = len(tickets.LABELS) * tickets.MIN_PER_SPLIT * len(tickets.SPLIT_SHARES)

@@ -1,7 +1,7 @@
 """Profiles expand into the right notebook executions; bad profiles and parameters fail in one line."""
 import pytest
 
-from helpers import grid
+from helpers import grid, params
 
 
 def test_smoke_profile_expands_per_variant():
@@ -47,8 +47,8 @@ def test_malformed_profile(tmp_path, text, message):
 
 
 def test_overrides_must_be_declared_somewhere():
-    grid.check_overrides({"max_steps": 3, "n_eval": 4})
+    params.check_params({"max_steps": 3, "n_eval": 4})
     with pytest.raises(ValueError, match="unknown parameter.*max_stepz.*valid: .*max_steps"):
-        grid.check_overrides({"max_stepz": 3})
-    with pytest.raises(ValueError, match="belong to variants"):
-        grid.check_overrides({"precision": "bf16"})
+        params.check_params({"max_stepz": 3})
+    with pytest.raises(ValueError, match="belongs to variants"):
+        params.check_params({"precision": "bf16"})
