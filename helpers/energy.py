@@ -203,6 +203,12 @@ class Window:
         return best["method"] if best else "unavailable"
 
 
+def how_obtained(methods) -> str | None:
+    """'modelled', 'partly modelled' or 'metered' for the energy methods of a table (None when there are none)."""
+    modelled = ["modelled" in m for m in methods]
+    return None if not modelled else "modelled" if all(modelled) else "partly modelled" if any(modelled) else "metered"
+
+
 def best_reading(readings: list[dict]) -> dict | None:
     """The first available reading: meters are listed from most to least trusted."""
     return next((r for r in readings if r["joules"] is not None), None)

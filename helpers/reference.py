@@ -14,6 +14,7 @@ import shutil
 
 import pandas as pd
 
+from helpers.energy import how_obtained
 from helpers.lifecycle import to_markdown
 from helpers.paths import ROOT, figures_dir, results_dir, runs_dir
 from helpers.results import load_records, write_atomic
@@ -46,9 +47,8 @@ def run_facts(profile: str, cells=None) -> str:
     markers = [json.loads(p.read_text()) for p in (runs_dir(profile) / "done").glob("*.json")]
     markers = [m for m in markers if m["id"] in ids]
     device = hw.get("gpu") or f"{hw['cpu']}, {hw['cpu_count']} cores, {threads} threads, no GPU"
-    methods = set(headline(profile)["energy method"].astype(str))
-    energy = ("modelled, not metered" if all("modelled" in m for m in methods) else
-              "partly modelled" if any("modelled" in m for m in methods) else "metered")
+    energy = how_obtained(headline(profile)["energy method"].astype(str))
+    energy = "modelled, not metered" if energy == "modelled" else energy
     finished = max((m["finished_at"] for m in markers), default="unknown date")[:10]
     return (f"Profile `{profile}`, finished {finished} on {device}; commit `{prov['git_sha'][:12]}`; "
             f"{len(markers)} cells, {sum(m['seconds'] for m in markers) / 60:.0f} min of notebook time. "

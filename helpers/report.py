@@ -62,15 +62,15 @@ def summary_table(profile: str) -> tuple[str, list[str]]:
 
 
 def energy_note(methods: list[str]) -> str:
-    if not methods:
-        return "No energy readings are recorded yet."
-    if all("modelled" in m for m in methods):
-        return ("All energy figures are <b>modelled on CPU</b> (from CPU time and a power model: CodeCarbon's TDP "
-                "table, cross-checked by a fixed power per busy thread), not metered: no power counter was "
-                "readable on this machine. Compare variants with each other, not with a wattmeter.")
-    if any("modelled" in m for m in methods):
-        return "Some energy figures are <b>modelled on CPU</b>, not metered; the energy method column says which."
-    return "Energy figures are metered (see the energy method column)."
+    from helpers.energy import how_obtained
+
+    return {None: "No energy readings are recorded yet.",
+            "modelled": "All energy figures are <b>modelled on CPU</b> (from CPU time and a power model: CodeCarbon's "
+                        "TDP table, cross-checked by a fixed power per busy thread), not metered: no power counter "
+                        "was readable on this machine. Compare variants with each other, not with a wattmeter.",
+            "partly modelled": "Some energy figures are <b>modelled on CPU</b>, not metered; the energy method "
+                               "column says which.",
+            "metered": "Energy figures are metered (see the energy method column)."}[how_obtained(methods)]
 
 
 def index_html(profile: str, pages: list[Path], figures: list[Path], table: str, methods: list[str]) -> str:
