@@ -79,14 +79,13 @@ def check_dataset(params: dict) -> None:
 def grid_listing(profile_name: str, cells: list[grid.Cell]) -> str:
     """--list: every cell of the grid with its id and status (done cells with their time and date)."""
     owners = execution.record_cell_ids(profile_name)
+    states = [execution.status(profile_name, cell, owners) for cell in cells]
     lines = [f"{'id':12}  {'cell':48} {'status':8} {'seconds':>8}  finished"]
-    for cell in cells:
-        state = execution.status(profile_name, cell, owners)
+    for cell, state in zip(cells, states):
         marker = json.loads(execution.marker_path(profile_name, cell).read_text()) if state == "done" else {}
         lines.append(f"{cell.id:12}  {cell.label:48} {state:8} {marker.get('seconds', ''):>8}  "
                      f"{marker.get('finished_at', '')}")
-    counts = {s: sum(f" {s} " in line for line in lines[1:]) for s in ("done", "pending", "N/A")}
-    return "\n".join(lines + [", ".join(f"{n} {s}" for s, n in counts.items())])
+    return "\n".join(lines + [", ".join(f"{states.count(s)} {s}" for s in ("done", "pending", "N/A"))])
 
 
 def make_executor(args, profile_name: str):
@@ -161,7 +160,7 @@ def main(argv=None) -> int:
           flush=True)
     for stage in execution.stages(todo):
         for cell, seconds, error in executor.run_stage(stage, name):
-            timings.append((cell, "FAILED" if error else "ok", seconds or 0.0))
+            timings.append((cell, "FAILED" if error else "ok", seconds))
             if error:
                 write_timings(name, executor.name, started, t0, timings, whole_grid)
                 print(summary(name, timings))

@@ -165,10 +165,11 @@ class LocalExecutor:
         with nullcontext() if self.fresh_kernels or len(stage) == 1 else warm_kernel() as kernel:
             for cell in stage:
                 print(f"-> {cell.label} [{cell.id}] {cell.parameters}", flush=True)
+                t0 = time.perf_counter()
                 try:
                     yield cell, run_cell(cell, profile, kernel), None
                 except Exception as exc:  # papermill keeps the executed notebook; the caller stops the run
-                    yield cell, None, _failure(exc)
+                    yield cell, time.perf_counter() - t0, _failure(exc)
                     return
 
 
@@ -186,20 +187,20 @@ class SubmititExecutor:
                                         slurm_partition=partition, slurm_array_parallelism=parallel)
 
     def run_stage(self, stage: list[grid.Cell], profile: str):
+        jobs = [None] * len(stage)  # submitted one at a time below, unless Slurm runs the stage as an array
         if self.name == "slurm":
             jobs = self.executor.map_array(run_cell, stage, [profile] * len(stage))
             print(f"-> {stage[0].notebook}: {len(jobs)} cell(s) as job array {jobs[0].job_id.split('_')[0]}",
                   flush=True)
-        else:
-            jobs = None
-        for i, cell in enumerate(stage):
-            if jobs is None:
+        for cell, job in zip(stage, jobs):
+            if job is None:
                 print(f"-> {cell.label} [{cell.id}] via submitit", flush=True)
-            job = jobs[i] if jobs else self.executor.submit(run_cell, cell, profile)
+                job = self.executor.submit(run_cell, cell, profile)
+            t0 = time.perf_counter()
             try:
                 yield cell, job.result(), None
             except Exception as exc:
-                yield cell, None, f"{_failure(exc)} (job log: {job.paths.stderr})"
+                yield cell, time.perf_counter() - t0, f"{_failure(exc)} (job log: {job.paths.stderr})"
                 return
 
 
