@@ -1,5 +1,6 @@
 """The grid survives faults: stable cell ids, done markers, stale records set aside, kill -9 then resume,
 and the same cells through submitit's local executor."""
+import functools
 import json
 import os
 import signal
@@ -8,29 +9,22 @@ import sys
 import time
 
 import pytest
-import yaml
 
 from helpers import execution, grid, paths
 from helpers.results import load_records
 from helpers.variants import Variant
 
+import studyrun
+
 QUALITY = ("weight_bytes", "disk_bytes", "perplexity")  # deterministic on one machine; timings and joules are not
 
 
-def run_all(*args, timeout=600):
-    return subprocess.run([sys.executable, str(paths.ROOT / "run_all.py"), *args], cwd=paths.ROOT,
-                          capture_output=True, text=True, timeout=timeout)
+run_all = functools.partial(studyrun.run_all, timeout=600)
 
 
 def two_cell_profile(tmp_path, name):
     """The smoke parameters with one fp32 variant: `--only 01_data,04_quantize` is a grid of two cells."""
-    profile = yaml.safe_load((paths.CONFIGS / "smoke.yaml").read_text())
-    profile.update(variants=[{"precision": "fp32"}], compression_sweep=[])
-    path = tmp_path / f"{name}.yaml"
-    path.write_text(yaml.safe_dump(profile))
-    for folder in (paths.data_dir(name), paths.results_dir(name), paths.runs_dir(name), paths.figures_dir(name)):
-        subprocess.run(["rm", "-rf", str(folder), f"{folder}.previous"], check=True)
-    return str(path)
+    return studyrun.fresh_profile(tmp_path, name, variants=[{"precision": "fp32"}], compression_sweep=[])
 
 
 ONLY = ("--only", "01_data,04_quantize")

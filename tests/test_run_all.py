@@ -2,32 +2,13 @@
 import csv
 import json
 import math
-import shutil
-import subprocess
-import sys
 
 import pytest
-import yaml
 
 from helpers import paths
 from helpers.grid import NOTEBOOKS_IN_ORDER
 from helpers.results import REQUIRED_FIELDS, load_records
-
-
-def run_all(*args, timeout=900):
-    return subprocess.run([sys.executable, str(paths.ROOT / "run_all.py"), *args], cwd=paths.ROOT,
-                          capture_output=True, text=True, timeout=timeout)
-
-
-def fresh_profile(tmp_path, name, **changes):
-    """A copy of the smoke profile under another name, with its output folders cleared."""
-    profile = yaml.safe_load((paths.CONFIGS / "smoke.yaml").read_text())
-    profile.update(changes)
-    path = tmp_path / f"{name}.yaml"
-    path.write_text(yaml.safe_dump(profile))
-    for folder in (paths.data_dir(name), paths.results_dir(name), paths.runs_dir(name), paths.figures_dir(name)):
-        shutil.rmtree(folder, ignore_errors=True)
-    return path
+from studyrun import fresh_profile, run_all
 
 
 @pytest.mark.parametrize("args, message", [
