@@ -71,9 +71,11 @@ def summary(profile_name: str, timings: list) -> str:
 def check_dataset(params: dict) -> None:
     """A team's own ticket file is validated before any notebook starts (the data notebook does it again)."""
     if params.get("dataset_path"):
+        from helpers.params import check_n_eval
         from helpers.ticket_files import load_user_tickets
 
-        load_user_tickets(params["dataset_path"], params.get("columns"), params.get("seed", 0))
+        splits = load_user_tickets(params["dataset_path"], params.get("columns"), params.get("seed", 0))
+        check_n_eval(params.get("n_eval", 0), len({t["root_cause"] for t in splits["test"]}), "file's test split")
 
 
 def grid_listing(profile_name: str, cells: list[grid.Cell]) -> str:

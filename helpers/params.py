@@ -134,14 +134,17 @@ RULES: dict[str, Rule] = {
     "shift": Rule((bool,)),
     "dataset_path": Rule((str, type(None)), check=dataset_path_problem),
     "columns": Rule((dict, type(None)), check=columns_problem),
-    "n_eval": count(),
+    "n_eval": count(0, note="0: the whole test split; else a stratified sample holding every class"),
     "n_shots": count(),
     "n_response": count(),
     "max_new_tokens": count(1, 2048),
     "repeats": count(),
     "n_calib": count(),
     "n_ppl": count(),
-    "max_steps": count(),
+    "epochs": number(0, 100, open_low=True),
+    "max_steps": count(0, note="0: no cap; a cap stops a fine-tune before its epochs end"),
+    "warmup_ratio": number(0, 1, open_high=True),
+    "response_share": number(0, 10),
     "batch_size": count(),
     "learning_rate": number(0, 1, open_low=True),
     "lora_r": count(),
@@ -177,14 +180,23 @@ def check_sizes(params: dict) -> None:
         return
     get = lambda name: params[name] if name in params else declared_default(name)  # noqa: E731
     sizes = synthetic_split_sizes(get("n_tickets"))
+    check_n_eval(params.get("n_eval", 0), len(tickets.LABELS), "synthetic test split")
     for name, split in (("n_eval", "test"), ("n_response", "test"), ("n_ppl", "validation"), ("n_calib", "train")):
         if name in params and params[name] > sizes[split]:
+            choice = f"0 (the whole split) or n_eval in [{len(tickets.LABELS)}, {sizes[split]}]" if name == "n_eval" \
+                else f"{name} in [1, {sizes[split]}]"
             raise ValueError(f"parameter {name}={params[name]!r}: the synthetic {split} split of n_tickets="
-                             f"{get('n_tickets')} holds {sizes[split]} tickets; choose {name} in [1, {sizes[split]}] "
-                             f"or raise n_tickets")
+                             f"{get('n_tickets')} holds {sizes[split]} tickets; choose {choice} or raise n_tickets")
     if params.get("n_shots", 0) > len(tickets.LABELS):
         raise ValueError(f"parameter n_shots={params['n_shots']!r}: one shot per root cause and the synthetic "
                          f"tickets have {len(tickets.LABELS)}; choose n_shots in [1, {len(tickets.LABELS)}]")
+
+
+def check_n_eval(n_eval: int, n_classes: int, split: str = "test split") -> None:
+    """n_eval is 0 (the whole test split) or large enough for a sample holding every class of the test split."""
+    if 0 < n_eval < n_classes:
+        raise ValueError(f"parameter n_eval={n_eval}: below the {n_classes} root causes of the {split}, so some class "
+                         f"could not be evaluated; use 0 (the whole split) or n_eval >= {n_classes}")
 
 
 def check_params(params: dict, variant_names: list[str] | None = None) -> None:

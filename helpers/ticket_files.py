@@ -103,7 +103,7 @@ def load_user_tickets(path, columns: dict | None = None, seed: int = 0) -> dict[
     if len(counts) < 2:
         raise TicketFileError(f"{path}: only one root-cause class ({next(iter(counts))!r}); RCA needs at least two")
     if "split" in present:
-        return _given_splits(path, rows, names["split"])
+        return _given_splits(path, rows, names["split"], seed)
     rare = {label: n for label, n in counts.items() if n < MIN_PER_CLASS}
     if rare:
         label, n = sorted(rare.items(), key=lambda kv: kv[1])[0]
@@ -112,7 +112,8 @@ def load_user_tickets(path, columns: dict | None = None, seed: int = 0) -> dict[
     return stratified_split(rows, seed)
 
 
-def _given_splits(path: Path, rows: list[dict], column: str) -> dict[str, list[dict]]:
+def _given_splits(path: Path, rows: list[dict], column: str, seed: int) -> dict[str, list[dict]]:
+    """The file's own split column, each split shuffled with the seed (a file sorted by class stays sorted otherwise)."""
     splits = {name: [] for name in SPLITS}
     for i, row in enumerate(rows, start=1):
         name = row.pop("split")
@@ -125,11 +126,19 @@ def _given_splits(path: Path, rows: list[dict], column: str) -> dict[str, list[d
     unseen = sorted({r["root_cause"] for r in splits["test"]} - {r["root_cause"] for r in splits["train"]})
     if unseen:
         raise TicketFileError(f"{path}: label(s) {', '.join(map(repr, unseen))} appear in test but not in train")
+    untested = sorted({r["root_cause"] for r in splits["train"]} - {r["root_cause"] for r in splits["test"]})
+    if untested:
+        raise TicketFileError(f"{path}: label(s) {', '.join(map(repr, untested))} appear in train but not in test, "
+                              f"so no evaluation could score them; add test tickets of them in column {column!r}")
+    rng = random.Random(seed)
+    for part in splits.values():
+        rng.shuffle(part)
     return splits
 
 
 def stratified_split(rows: list[dict], seed: int, shares=(0.6, 0.2, 0.2)) -> dict[str, list[dict]]:
-    """60/20/20 per class, at least one ticket of each class (with >= 3 tickets) in every split."""
+    """60/20/20 per class, at least one ticket of each class (with >= 3 tickets) in every split; each split is
+    shuffled with the seed, so a file sorted by class does not stay sorted."""
     rng = random.Random(seed)
     by_class: dict[str, list[dict]] = {}
     for row in rows:
@@ -143,7 +152,34 @@ def stratified_split(rows: list[dict], seed: int, shares=(0.6, 0.2, 0.2)) -> dic
         splits["validation"] += part[:n_val]
         splits["test"] += part[n_val:n_val + n_test]
         splits["train"] += part[n_val + n_test:]
+    for part in splits.values():
+        rng.shuffle(part)
     return splits
+
+
+def eval_sample(rows: list[dict], n: int, seed: int, every_class: bool = True) -> list[dict]:
+    """The tickets an evaluation scores, in the rows' order: all of them when n is 0 or covers them, else a
+    seeded stratified sample of n: one ticket of every class, the rest in proportion to class size.
+    n below the number of classes is refused (n_eval: such a sample cannot evaluate every class), unless
+    every_class is False (a few resolution notes): then n tickets of n different classes."""
+    from helpers.params import check_n_eval
+
+    if not n or n >= len(rows):
+        return list(rows)
+    by_class: dict[str, list[int]] = {}
+    for i, row in enumerate(rows):
+        by_class.setdefault(row["root_cause"], []).append(i)
+    rng = random.Random(seed)
+    if every_class:
+        check_n_eval(n, len(by_class))
+    elif n < len(by_class):
+        by_class = {c: by_class[c] for c in rng.sample(sorted(by_class), n)}
+    quota = {c: 1 for c in by_class}  # one per class, then one more to the class least represented so far
+    for _ in range(n - len(by_class)):
+        c = min((c for c in by_class if quota[c] < len(by_class[c])), key=lambda c: quota[c] / len(by_class[c]))
+        quota[c] += 1
+    chosen = {i for c, members in by_class.items() for i in rng.sample(members, quota[c])}
+    return [row for i, row in enumerate(rows) if i in chosen]
 
 
 def save_splits(splits: dict[str, list[dict]], folder: Path, labels: list[str] | None = None) -> None:

@@ -47,7 +47,7 @@ def test_malformed_profile(tmp_path, text, message):
 
 
 def test_overrides_must_be_declared_somewhere():
-    params.check_params({"max_steps": 3, "n_eval": 4})
+    params.check_params({"max_steps": 3, "n_eval": 13})
     with pytest.raises(ValueError, match="unknown parameter.*max_stepz.*valid: .*max_steps"):
         params.check_params({"max_stepz": 3})
     with pytest.raises(ValueError, match="belongs to variants"):

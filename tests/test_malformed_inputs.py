@@ -21,7 +21,7 @@ VARIANTS = "variants:\n  - {precision: fp32}\n"
 
 def profile_text(extra: str = "", params: str = "") -> str:
     """A small valid profile, plus extra YAML (or a replaced params block)."""
-    return (params or "params: {n_tickets: 120, n_eval: 12}\n") + extra
+    return (params or "params: {n_tickets: 120, n_eval: 0}\n") + extra
 
 
 # (id, profile YAML (text or bytes), -p overrides, dataset file (name, bytes) or None, expected phrase)
@@ -57,16 +57,19 @@ CASES = [
     ("1e-3 read as text", profile_text(VARIANTS, params="params: {learning_rate: 1e-3}\n"), [], None,
      "YAML reads 1e-3 as text: write it with a dot"),
     # -p parameters
-    ("n_eval not an int", SMOKE, ["n_eval=abc"], None, "parameter n_eval='abc': expected an integer >= 1"),
+    ("n_eval not an int", SMOKE, ["n_eval=abc"], None, "parameter n_eval='abc': expected an integer >= 0 (0: the whole"),
+    ("n_eval below the classes", SMOKE, ["n_eval=5"], None,
+     "parameter n_eval=5: below the 13 root causes of the synthetic test split, so some class could not be evaluated"),
     ("w out of range", SMOKE, ["w=1.5"], None, "parameter w=1.5: expected a number in [0, 1]"),
     ("shift not a bool", SMOKE, ["shift=maybe"], None, "parameter shift='maybe': expected true or false"),
     ("threads a bool", SMOKE, ["threads=true"], None, "parameter threads=True: expected an integer >= 1"),
     ("too few tickets", SMOKE, ["n_tickets=20"], None, f"parameter n_tickets=20: expected an integer >= {MIN_TICKETS}"),
     ("n_eval beyond test split", SMOKE, ["n_eval=500"], None,
-     "parameter n_eval=500: the synthetic test split of n_tickets=120 holds 33 tickets; choose n_eval in [1, 33]"),
+     "parameter n_eval=500: the synthetic test split of n_tickets=120 holds 33 tickets; choose 0 (the whole split) or n_eval in [13, 33]"),
     ("label_noise 1", SMOKE, ["label_noise=1"], None, "parameter label_noise=1: expected a number in [0, 1)"),
     ("negative seed", SMOKE, ["seed=-1"], None, "parameter seed=-1: expected an integer in [0, 4294967295]"),
-    ("max_steps 0", SMOKE, ["max_steps=0"], None, "parameter max_steps=0: expected an integer >= 1"),
+    ("max_steps negative", SMOKE, ["max_steps=-1"], None, "parameter max_steps=-1: expected an integer >= 0"),
+    ("epochs 0", SMOKE, ["epochs=0"], None, "parameter epochs=0: expected a number in (0, 100]"),
     ("learning_rate 0", SMOKE, ["learning_rate=0"], None, "parameter learning_rate=0: expected a number in (0, 1]"),
     ("hub id as model_path", SMOKE, ["model_path=HuggingFaceTB/SmolLM2-135M-Instruct"], None,
      "looks like a Hugging Face hub id; the study runs offline and never downloads"),
@@ -93,6 +96,12 @@ CASES = [
                                            + b"R1,odd ticket,rare cause\n"), "class 'rare cause' has 1 ticket(s)"),
     ("dataset bad jsonl", SMOKE, [], ("t.jsonl", b'{"text": "a", "root_cause": "x"}\n{"text": "b", root_cause\n'),
      "line 2: not valid JSON"),
+    ("dataset n_eval below its classes", SMOKE, ["n_eval=1"], ("t.csv", b"ticket_id,text,root_cause\n" + GOOD_TICKETS.encode()),
+     "parameter n_eval=1: below the 2 root causes of the file's test split"),
+    ("dataset class missing from test", SMOKE, [], ("t.csv", b"ticket_id,text,root_cause,split\n" + b"".join(
+        b"%s%d,ticket %d,%s,%s\n" % (c[:1].encode(), i, i, c.encode(), s.encode()) for c in ("fibre cut", "mains failure")
+        for i, s in enumerate(("train", "validation", "test" if c == "fibre cut" else "train")))),
+     "label(s) 'mains failure' appear in train but not in test"),
     ("dataset empty text", SMOKE, [], ("t.csv", b"ticket_id,text,root_cause\n" + GOOD_TICKETS.encode()
                                       + b"T9,   ,fibre cut\n"), "row 7: empty text in column 'text'"),
 ]
@@ -168,7 +177,8 @@ def test_valid_edge_values_pass(tmp_path):
 
 @pytest.mark.parametrize("params, phrase", [
     ({"w": float("nan")}, "parameter w=nan: expected a number in [0, 1]"),
-    ({"n_eval": 2.0}, "parameter n_eval=2.0: expected an integer >= 1"),
+    ({"n_eval": 2.0}, "parameter n_eval=2.0: expected an integer >= 0"),
+    ({"n_eval": 12}, "parameter n_eval=12: below the 13 root causes"),
     ({"n_shots": 14}, "choose n_shots in [1, 13]"),
     ({"n_tickets": 600, "n_ppl": 123}, "synthetic validation split of n_tickets=600 holds 122 tickets"),
     ({"columns": {"text": ""}}, "column names must be non-empty strings"),

@@ -50,6 +50,34 @@ def test_given_split_column_is_used(tmp_path):
     assert [len(splits[s]) for s in ("train", "validation", "test")] == [2, 2, 2]
 
 
+def test_a_file_sorted_by_class_is_shuffled_and_every_class_is_evaluated(tmp_path):
+    """Rows grouped by class (as an export sorted by cause comes): the splits are shuffled, not left in class order,
+    and an evaluation sample holds every class of the test split."""
+    classes = ("fibre cut", "mains power failure", "hvac overheating", "software crash")
+    splits = load_user_tickets(write_csv(tmp_path / "sorted.csv", good_rows(20, classes)), COLUMNS, seed=3)
+    test = splits["test"]
+    assert {r["root_cause"] for r in test} == set(classes)
+    assert [r["root_cause"] for r in test] != sorted(r["root_cause"] for r in test)  # not grouped by class
+    assert {r["root_cause"] for r in test[:8]} == set(classes)  # so even the first few tickets span the classes
+    assert splits == load_user_tickets(tmp_path / "sorted.csv", COLUMNS, seed=3)  # the seed fixes the order
+    sample = ticket_files.eval_sample(test, 6, seed=0)
+    assert len(sample) == 6 and {r["root_cause"] for r in sample} == set(classes)
+    assert [r["ticket_id"] for r in sample] == [r["ticket_id"] for r in test if r in sample]  # the split's order
+    assert ticket_files.eval_sample(test, 0, seed=0) == test
+    with pytest.raises(ValueError, match="n_eval=3: below the 4 root causes of the test split"):
+        ticket_files.eval_sample(test, 3, seed=0)
+    few = ticket_files.eval_sample(test, 3, seed=0, every_class=False)  # a few notes: 3 tickets, 3 classes
+    assert len({r["root_cause"] for r in few}) == 3
+
+
+def test_eval_sample_is_stratified():
+    rows = [{"ticket_id": f"{c}{i}", "root_cause": c} for c, n in (("a", 60), ("b", 30), ("c", 6), ("d", 4)) for i in range(n)]
+    counts = {}
+    for r in ticket_files.eval_sample(rows, 20, seed=1):
+        counts[r["root_cause"]] = counts.get(r["root_cause"], 0) + 1
+    assert counts == {"a": 11, "b": 6, "c": 2, "d": 1}
+
+
 def bad_cases(tmp_path):
     rows = good_rows()
     yield "missing column", write_csv(tmp_path / "a.csv", [{k: v for k, v in r.items() if k != "cause"} for r in rows]), \
@@ -73,6 +101,10 @@ def bad_cases(tmp_path):
                   for r, p in zip(good_rows(), ["train", "validation", "test"] * 2)]
     yield "test label unseen in train", write_csv(tmp_path / "h.csv", split_rows), \
         "label(s) 'mains power failure' appear in test but not in train"
+    untested = [dict(r, part=p if r["cause"] == "mains power failure" else p.replace("test", "train"))
+                for r, p in zip(good_rows(), ["train", "validation", "test"] * 2)]
+    yield "train label missing from test", write_csv(tmp_path / "h2.csv", untested), \
+        "label(s) 'fibre cut' appear in train but not in test, so no evaluation could score them"
     yield "bad split value", write_csv(tmp_path / "i.csv", [dict(r, part="dev") for r in rows]), \
         "row 1: split 'dev' in column 'part'"
     bad_json = tmp_path / "j.jsonl"
@@ -88,7 +120,8 @@ def test_each_bad_file_gives_one_clear_line_and_writes_nothing(tmp_path):
     out = tmp_path / "out"
     for name, path, message in bad_cases(tmp_path):
         before = path.read_bytes() if path.exists() else None
-        columns = {**COLUMNS, "split": "part"} if name in ("test label unseen in train", "bad split value") else COLUMNS
+        split_given = ("test label unseen in train", "train label missing from test", "bad split value")
+        columns = {**COLUMNS, "split": "part"} if name in split_given else COLUMNS
         if name == "bad jsonl":
             columns = {"text": "desc", "root_cause": "cause"}
         with pytest.raises(TicketFileError) as info:
