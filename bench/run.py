@@ -182,7 +182,7 @@ def bench_scoring(model, tokenizer, tickets: list[dict], labels: list[str], code
     texts = [t["text"] for t in tickets]
     parts, summary = energy.measure_per_item("bench-inference", texts, lambda x: rca.score_labels(model, tokenizer, x, labels),
                                              chunks, codecarbon_dir=codecarbon_dir)
-    pred, _ = rca.predict(np.vstack(parts))
+    pred, _ = rca.predict(rca.apply_rule(np.concatenate(parts), rca.RAW))
     seconds = sum(r["duration_s"] for r in summary["readings"][:1])
     by_meter = {r["meter"]: r for r in summary["readings"]}
     flops = scoring_flops(model.config, tokenizer, texts, labels)

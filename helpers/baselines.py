@@ -20,6 +20,19 @@ def tfidf_logreg(train_texts: list[str], train_labels: list[str], test_texts: li
     return fit_tfidf_logreg(train_texts, train_labels, seed)(test_texts)
 
 
+def fit_nearest_note(texts: list[str], notes: list[str]):
+    """Retrieval baseline for response feedback: the resolution note of the most similar training ticket
+    (TF-IDF cosine); returns a lookup(texts) -> notes. Only tickets that have a note are candidates."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    pairs = [(t, n) for t, n in zip(texts, notes) if n]
+    if not pairs:
+        raise ValueError("no training ticket has a resolution note to look up")
+    vectorizer = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True)
+    index = vectorizer.fit_transform([t for t, _ in pairs])
+    return lambda new_texts: [pairs[i][1] for i in (vectorizer.transform(new_texts) @ index.T).toarray().argmax(axis=1)]
+
+
 def keyword_rule(train_texts: list[str], train_labels: list[str], test_texts: list[str]) -> list[str]:
     """One keyword per class, learnt from the training split: the word (alarm names included) that best
     predicts the class, by precision smoothed towards frequent words. A ticket gets the class of the best

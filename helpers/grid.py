@@ -23,7 +23,7 @@ PROFILE_KEYS = {"description", "params", "variants", "compression_sweep"}
 # What each notebook reads from earlier ones: a cell's id changes when any cell it depends on changes.
 DEPENDS_ON = {"01_data": (), "02_baseline": ("01_data",), "03_prune": ("01_data",),
               "04_quantize": ("01_data", "03_prune"), "05_finetune": ("01_data", "03_prune"),
-              "06_rca_eval": ("01_data", "03_prune", "05_finetune"), "07_energy_analysis": NOTEBOOKS_IN_ORDER[:-1]}
+              "06_rca_eval": ("01_data", "02_baseline", "03_prune", "05_finetune"), "07_energy_analysis": NOTEBOOKS_IN_ORDER[:-1]}
 
 
 @dataclass

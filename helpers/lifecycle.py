@@ -107,6 +107,7 @@ def manager_summary(ranked, life, baseline: str, grid_country: str):
         "variant": merged["variant"],
         "rank (R)": merged["R"].round(3),
         "RCA macro-F1": merged["macro_f1"].round(3),
+        "task check": merged["task_check"],
         "Wh per 1,000 tickets": merged["wh_per_1000"].round(2),
         "EUR per 1,000 tickets": merged["cost_per_1000"].round(5),
         f"g CO2e per 1,000 tickets ({grid_country})": merged["co2_g_per_1000"].round(3),

@@ -76,21 +76,58 @@ def task_table(table):
     return out.reset_index()
 
 
-def finetune_gain(table, metric: str = "macro_f1"):
-    """Each fine-tuned variant against the same compressed model without fine-tuning: both scores with their
-    95 % bootstrap intervals and the gain (the variants must both have been evaluated)."""
+def per_ticket(records: list[dict], phase: str, field: str) -> dict[str, dict]:
+    """{system: {ticket id: value}} from the records that carry per-ticket details: RCA predictions (phase
+    "inference", field "predictions") or note quality (phase "response", field "note_quality"), of notebook 2's
+    baselines and notebook 6's variants."""
+    return {r["variant"]: dict(zip(r["ticket_ids"], r[field])) for r in records
+            if r["phase"] == phase and field in r and r["notebook"] in ("02_baseline", "06_rca_eval")}
+
+
+def compare(records: list[dict], truth: dict[str, str], labels: list[str], pairs, seed: int = 0):
+    """Paired comparisons "a minus b" on the tickets both scored, one row per (a, b) pair: the RCA macro-F1 and
+    accuracy differences with 95 % intervals where both classified tickets, and the note-quality difference where
+    both wrote notes (NaN otherwise). `truth` maps ticket id to root cause."""
     import pandas as pd
 
+    from helpers import intervals
+
+    rca, notes = per_ticket(records, "inference", "predictions"), per_ticket(records, "response", "note_quality")
     rows = []
-    for _, tuned in table[table["spec"].map(lambda s: s["finetune"] != "none")].iterrows():
-        base_spec = {**tuned["spec"], "finetune": "none"}
-        base = table[table["spec"].map(lambda s: s == base_spec)]
-        if base.empty:
-            continue
-        base = base.iloc[0]
-        rows.append({"fine-tuned": tuned["variant"], "base": base["variant"], metric: tuned[metric],
-                     f"{metric} 95% CI": f"[{tuned[metric + '_ci_low']:.3f}, {tuned[metric + '_ci_high']:.3f}]",
-                     f"base {metric}": base[metric],
-                     "base 95% CI": f"[{base[metric + '_ci_low']:.3f}, {base[metric + '_ci_high']:.3f}]",
-                     "gain": tuned[metric] - base[metric]})
+    for a, b in pairs:
+        row = {"a": a, "b": b}
+        if a in rca and b in rca:
+            ids = [i for i in rca[a] if i in rca[b]]
+            row.update(tickets=len(ids), **intervals.compare_predictions(
+                [truth[i] for i in ids], [rca[a][i] for i in ids], [rca[b][i] for i in ids], labels, seed))
+            row["verdict"] = intervals.verdict(row["macro_f1_diff_ci_low"], row["macro_f1_diff_ci_high"])
+        if a in notes and b in notes:
+            ids = [i for i in notes[a] if i in notes[b]]
+            gap = intervals.compare_means([notes[a][i] for i in ids], [notes[b][i] for i in ids], seed)
+            row.update({f"note_quality_{k}": v for k, v in gap.items()}, note_tickets=len(ids),
+                       note_verdict=intervals.verdict(gap["diff_ci_low"], gap["diff_ci_high"]))
+        rows.append(row)
     return pd.DataFrame(rows)
+
+
+def compare_in_profile(profile: str, pairs, records: list[dict] | None = None, seed: int = 0):
+    """compare() on a profile's records, with the truth and labels of its test split."""
+    from helpers.paths import data_dir
+    from helpers.results import load_records
+    from helpers.ticket_files import load_labels, load_split
+
+    truth = {t["ticket_id"]: t["root_cause"] for t in load_split(data_dir(profile), "test")}
+    records = load_records(profile) if records is None else records
+    return compare(records, truth, load_labels(data_dir(profile)), pairs, seed)
+
+
+def comparison_pairs(inference, classical: str = "tfidf-logreg", retrieval: str = "retrieval-tfidf"):
+    """The pairs the analysis reports: every evaluated variant against TF-IDF + logistic regression (RCA) and
+    against the retrieval baseline (notes), and every fine-tuned variant against the same model without
+    fine-tuning, where that was evaluated."""
+    specs = dict(zip(inference["variant"], inference["spec"]))
+    pairs = [(v, baseline) for v in specs for baseline in (classical, retrieval)]
+    for name, spec in specs.items():
+        base = {**spec, "finetune": "none"}
+        pairs += [(name, other) for other, s in specs.items() if spec["finetune"] != "none" and s == base]
+    return pairs

@@ -6,6 +6,8 @@ every ticket, with no parse failures.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 SYSTEM_PROMPT = ("You are a network operations engineer. Read the fault ticket and name its root cause. "
@@ -37,12 +39,48 @@ def pick_shots(train: list[dict], k: int, seed: int = 0) -> list[dict]:
     return [rng.choice(by_class[c]) for c in common]
 
 
+REDUCTIONS = ("mean", "first", "sum")  # how a label's token log-probabilities become one score (raw rule first)
+CALIBRATIONS = ("none", "contextual", "prior")
+CONTENT_FREE = ("N/A", "", "[MASK]")  # content-free tickets for contextual calibration (Zhao et al., 2021)
+
+
+@dataclass(frozen=True)
+class ScoringRule:
+    """How label scores become a prediction.
+
+    reduce: a label's score is the log-probability of its first token, the mean over its tokens, or the sum
+    (the log-probability of the whole label). calibration: none; `contextual`, subtract the scores the model gives
+    content-free tickets ("N/A", "", "[MASK]"), i.e. its bias before reading any ticket; or `prior`, subtract the
+    label's mean score over unlabelled tickets (the validation split's texts; no labels are used).
+    """
+
+    reduce: str = "mean"
+    calibration: str = "none"
+
+    def __post_init__(self):
+        if self.reduce not in REDUCTIONS or self.calibration not in CALIBRATIONS:
+            raise ValueError(f"scoring rule {self.reduce}/{self.calibration}: reduce is one of {', '.join(REDUCTIONS)}, "
+                             f"calibration one of {', '.join(CALIBRATIONS)}")
+
+    @property
+    def name(self) -> str:
+        return f"{self.reduce}/{self.calibration}"
+
+    @classmethod
+    def parse(cls, name: str) -> "ScoringRule":
+        return cls(*name.split("/"))
+
+
+RAW = ScoringRule("mean", "none")  # the scores as the model gives them
+FINE_TUNED = ScoringRule("sum", "none")  # a fine-tuned model was trained on log P(label | ticket): the sum
+
+
 def score_labels(model, tokenizer, texts: list[str], labels: list[str], shots: list[dict] | None = None,
                  batch_size: int = 8) -> np.ndarray:
-    """Mean log-probability per token of each label after each ticket's prompt: shape (tickets, labels).
+    """Log-probabilities of each label's tokens after each ticket's prompt, reduced three ways: an array of shape
+    (tickets, labels, len(REDUCTIONS)), in REDUCTIONS order (see ScoringRule).
 
-    Mean rather than sum, so long label names are not penalised for their length. Computed exactly, with
-    no token processed twice:
+    Computed exactly, with no token processed twice:
     - the prompt prefix every ticket shares (system prompt with the label list, few-shot examples) is
       encoded once per call; its keys/values are reused by every ticket;
     - each ticket's own tokens are encoded once, followed in the same row by all label continuations; a
@@ -59,7 +97,7 @@ def score_labels(model, tokenizer, texts: list[str], labels: list[str], shots: l
     label_ids = [tokenizer(label, add_special_tokens=False)["input_ids"] for label in labels]
     prompts = [tokenizer(chat_prompt(tokenizer, text, labels, shots), add_special_tokens=False)["input_ids"]
                for text in texts]
-    scores = np.zeros((len(texts), len(labels)))
+    scores = np.zeros((len(texts), len(labels), len(REDUCTIONS)))
     if not texts:
         return scores
     prefix = _common_prefix(prompts)
@@ -78,6 +116,27 @@ def score_labels(model, tokenizer, texts: list[str], labels: list[str], shots: l
                                 len(prefix), prefix_cache, device)
             scores[rows] = logp
     return scores
+
+
+def score_labels_plainly(model, tokenizer, text: str, labels: list[str], shots: list[dict] | None = None) -> np.ndarray:
+    """The readable reference for score_labels, one ticket: one full forward per label over prompt + label, then
+    each label token's log-probability reduced as score_labels does. Shape (labels, len(REDUCTIONS))."""
+    import torch
+
+    prompt = tokenizer(chat_prompt(tokenizer, text, labels, shots), add_special_tokens=False)["input_ids"]
+    out = []
+    for label in labels:
+        ids = tokenizer(label, add_special_tokens=False)["input_ids"]
+        with torch.inference_mode():
+            logp = torch.log_softmax(model(input_ids=torch.tensor([prompt + ids])).logits[0].float(), dim=-1)
+        out.append(_reduce(np.array([[logp[len(prompt) - 1 + t, token].item() for t, token in enumerate(ids)]]))[0])
+    return np.array(out)
+
+
+def _reduce(tokens: np.ndarray) -> np.ndarray:
+    """(rows, label tokens) log-probabilities -> (rows, len(REDUCTIONS)), in REDUCTIONS order."""
+    by_name = {"mean": tokens.mean(axis=1), "first": tokens[:, 0], "sum": tokens.sum(axis=1)}
+    return np.stack([by_name[r] for r in REDUCTIONS], axis=1)
 
 
 def _common_prefix(prompts: list[list[int]]) -> list[int]:
@@ -122,11 +181,12 @@ def _score_batch(model, suffixes, tail, label_ids, starts, n_prefix, prefix_cach
     logits = model(input_ids=ids.to(device), attention_mask=mask, position_ids=position.to(device), cache=cache,
                    use_cache=prefix_cache is not None, logits_to_keep=torch.tensor(keep, device=device)).logits
     logp = torch.log_softmax(logits.float(), dim=-1)  # (rows, len(keep), vocab)
-    out = np.zeros((rows, len(label_ids)))
+    out = np.zeros((rows, len(label_ids), len(REDUCTIONS)))
     slot = {w: i for i, w in enumerate(keep)}
     for j, (s, lab) in enumerate(zip(starts, label_ids)):
         predictors = [slot[width - len(tail) - 1]] + [slot[width - len(tail) + s + t] for t in range(len(lab) - 1)]
-        out[:, j] = logp[:, predictors, torch.tensor(lab)].mean(dim=1).cpu().numpy()
+        tokens = logp[:, predictors, torch.tensor(lab)].cpu().numpy()  # (rows, label tokens)
+        out[:, j] = _reduce(tokens)
     return out
 
 
@@ -138,6 +198,23 @@ def _attention_mask(model, visible):
         return visible
     dtype = model.get_input_embeddings().weight.dtype
     return torch.zeros(visible.shape, dtype=dtype, device=visible.device).masked_fill(~visible, torch.finfo(dtype).min)
+
+
+def apply_rule(scores: np.ndarray, rule: ScoringRule, reference: np.ndarray | None = None) -> np.ndarray:
+    """(tickets, labels) scores under `rule`: the chosen reduction of score_labels' output, minus the mean score
+    of the `reference` tickets (score_labels of calibration_texts) when the rule calibrates."""
+    k = REDUCTIONS.index(rule.reduce)
+    out = scores[..., k]
+    if rule.calibration != "none":
+        if reference is None or not len(reference):
+            raise ValueError(f"scoring rule {rule.name} needs the scores of its calibration tickets")
+        out = out - reference[..., k].mean(axis=0)
+    return out
+
+
+def calibration_texts(rule: ScoringRule, unlabelled: list[str]) -> list[str]:
+    """The tickets whose scores `rule` subtracts: none, the content-free ones, or unlabelled tickets."""
+    return {"none": [], "contextual": list(CONTENT_FREE), "prior": list(unlabelled)}[rule.calibration]
 
 
 def predict(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -170,43 +247,107 @@ def confusion(y_true: list[str], y_pred: list[str], labels: list[str]):
     return pd.DataFrame(confusion_matrix(y_true, y_pred, labels=labels), index=labels, columns=labels)
 
 
-def _accuracy_and_macro_f1(t: np.ndarray, p: np.ndarray, k: int) -> tuple[float, float]:
-    """Same figures as rca_metrics on label indices, vectorised for the bootstrap (F1 = 2TP / (2TP+FP+FN))."""
-    classes = np.arange(k)[:, None]
-    tp = ((t == classes) & (p == classes)).sum(1)
-    fp = ((t != classes) & (p == classes)).sum(1)
-    fn = ((t == classes) & (p != classes)).sum(1)
-    denominator = 2 * tp + fp + fn
-    f1 = np.where(denominator > 0, 2 * tp / np.maximum(denominator, 1), 0.0)
-    return float((t == p).mean()), float(f1.mean())
+def compare_rules(scores: np.ndarray, content_free: np.ndarray, y_true: list[str], labels: list[str]):
+    """Accuracy, macro-F1 and prediction spread of every scoring rule on labelled tickets (`scores` from
+    score_labels). Prior calibration is cross-fitted: each half of the tickets is calibrated with the other half's
+    mean scores (texts only), as the test split is with the validation split's. One row per rule, the raw one first."""
+    import pandas as pd
+
+    half = len(scores) // 2
+    rows = []
+    for calibration in CALIBRATIONS:
+        for reduce in REDUCTIONS:
+            rule = ScoringRule(reduce, calibration)
+            if calibration == "prior":
+                calibrated = np.concatenate([apply_rule(scores[:half], rule, scores[half:]),
+                                             apply_rule(scores[half:], rule, scores[:half])])
+            else:
+                calibrated = apply_rule(scores, rule, content_free)
+            y_pred = [labels[i] for i in calibrated.argmax(axis=1)]
+            rows.append({"rule": rule.name, **rca_metrics(y_true, y_pred, labels), **prediction_spread(y_pred)})
+    return pd.DataFrame(rows)
 
 
-def bootstrap_ci(y_true: list[str], y_pred: list[str], labels: list[str], n_resamples: int = 2000,
-                 seed: int = 0) -> dict:
-    """95 % percentile-bootstrap intervals of accuracy and macro-F1 (tickets resampled with replacement)."""
-    from scipy.stats import bootstrap
+def chosen_rule(profile: str) -> ScoringRule:
+    """The rule notebook 2 chose on the validation split, for every variant that is not fine-tuned."""
+    from helpers.results import load_record
 
-    index = {label: i for i, label in enumerate(labels)}
-    t = np.array([index[y] for y in y_true])
-    p = np.array([index.get(y, -1) for y in y_pred])
-    out = {}
-    for position, name in enumerate(("accuracy", "macro_f1")):
-        ci = bootstrap((t, p), lambda a, b: _accuracy_and_macro_f1(a, b, len(labels))[position], paired=True,
-                       vectorized=False, n_resamples=n_resamples, method="percentile", random_state=seed)
-        out[f"{name}_ci_low"], out[f"{name}_ci_high"] = float(ci.confidence_interval.low), float(ci.confidence_interval.high)
-    return out
+    return ScoringRule.parse(load_record(profile, "02_baseline", "scoring", "zero-shot")["metrics"]["chosen_rule"])
+
+
+def prediction_spread(y_pred: list[str]) -> dict:
+    """How the predictions spread over labels: the share of the most frequent one and how many were used."""
+    from collections import Counter
+
+    counts = Counter(y_pred)
+    return {"top_label_share": counts.most_common(1)[0][1] / len(y_pred), "n_labels_predicted": len(counts)}
+
+
+def trivial_baselines(y_true: list[str], labels: list[str]) -> dict:
+    """What predicting without reading the ticket scores on these tickets: the best constant label (the most
+    frequent true one, a generous majority baseline) and uniform random guessing (expected values)."""
+    from collections import Counter
+
+    counts = Counter(y_true)
+    majority = counts.most_common(1)[0][0]
+    n, k = len(y_true), len(labels)
+    # F1 = 2 TP / (support + predicted), with expected values: 2 (n_c / k) / (n_c + n / k); a ratio of expectations,
+    # so an approximation of the expected F1 (close for tens of tickets and more)
+    chance_f1 = [2 * (counts[label] / k) / (counts[label] + n / k) for label in labels]
+    return {**{f"majority_{m}": v for m, v in rca_metrics(y_true, [majority] * n, labels).items()},
+            "chance_accuracy": 1 / k, "chance_macro_f1": float(np.mean(chance_f1))}
+
+
+COLLAPSE_SHARE = 0.8  # a variant giving one label to more tickets than this does not do the task
+
+
+def task_check(metrics: dict) -> str:
+    """'ok', or why a variant does not do the task: one label for most tickets, or worse than always answering
+    the most frequent class (macro-F1 or accuracy below the majority baseline's). Needs prediction_spread and
+    trivial_baselines in metrics."""
+    if metrics["top_label_share"] > COLLAPSE_SHARE:
+        return f"does not do the task: one label for {metrics['top_label_share']:.0%} of tickets"
+    for m in ("macro_f1", "accuracy"):
+        if metrics[m] < metrics[f"majority_{m}"]:
+            return f"does not do the task: {m} {metrics[m]:.3f} below the majority class's {metrics[f'majority_{m}']:.3f}"
+    return "ok"
+
+
+def classification_report(y_true: list[str], y_pred: list[str], labels: list[str]) -> dict:
+    """Accuracy and macro-F1 with bootstrap intervals, the spread of predictions, the trivial baselines of the
+    same tickets, how many classes the tickets held, and the task check."""
+    from helpers import intervals
+
+    metrics = {**rca_metrics(y_true, y_pred, labels), **intervals.bootstrap_ci(y_true, y_pred, labels),
+               **prediction_spread(y_pred), **trivial_baselines(y_true, labels),
+               "n_tickets": len(y_true), "n_classes_in_tickets": len(set(y_true)), "n_labels": len(labels)}
+    metrics["task_check"] = task_check(metrics)
+    metrics["does_task"] = metrics["task_check"] == "ok"
+    return metrics
 
 
 def evaluate(run, model, tokenizer, tickets: list[dict], labels: list[str], shots: list[dict] | None = None,
-             repeats: int = 3):
-    """Score the tickets' root causes and measure the energy (run.measure_per_item, `repeats` chunks).
-    Returns (metrics with bootstrap intervals and J/ticket, energy summary, predicted labels)."""
+             repeats: int = 3, rule: ScoringRule = RAW, unlabelled: list[str] = ()):
+    """Score the tickets' root causes under `rule` and measure the energy (run.measure_per_item, `repeats`
+    chunks). Calibration scores (content-free or `unlabelled` tickets) are computed once, outside the measured
+    windows: a one-off per model, not per ticket.
+
+    Returns (metrics, energy summary, details): metrics from classification_report plus the raw rule's
+    accuracy/macro-F1, J/ticket and the rule; details per ticket: ids, predicted labels (under the rule and
+    raw) and raw label scores (the RAW rule), for paired comparisons and for the record."""
     from helpers.energy import ticket_metrics
 
     parts, summary = run.measure_per_item("inference", [t["text"] for t in tickets],
                                           lambda texts: score_labels(model, tokenizer, texts, labels, shots), repeats)
-    pred, confidence = predict(np.vstack(parts))
-    y_true, y_pred = [t["root_cause"] for t in tickets], [labels[i] for i in pred]
-    metrics = {**rca_metrics(y_true, y_pred, labels), **bootstrap_ci(y_true, y_pred, labels),
-               **ticket_metrics(summary), "n_tickets": len(tickets), "mean_confidence": float(confidence.mean())}
-    return metrics, summary, y_pred
+    scores = np.concatenate(parts)
+    reference = score_labels(model, tokenizer, calibration_texts(rule, unlabelled), labels, shots)
+    pred, confidence = predict(apply_rule(scores, rule, reference))
+    raw = apply_rule(scores, RAW)
+    y_true, y_pred, y_raw = [t["root_cause"] for t in tickets], [labels[i] for i in pred], [labels[i] for i in raw.argmax(1)]
+    metrics = {**classification_report(y_true, y_pred, labels), **ticket_metrics(summary),
+               **{f"raw_{m}": v for m, v in rca_metrics(y_true, y_raw, labels).items()},
+               "raw_top_label_share": prediction_spread(y_raw)["top_label_share"],
+               "scoring_rule": rule.name, "mean_confidence": float(confidence.mean())}
+    details = {"ticket_ids": [t["ticket_id"] for t in tickets], "predictions": y_pred, "raw_predictions": y_raw,
+               "raw_label_scores": np.round(raw, 4).tolist()}
+    return metrics, summary, details

@@ -23,7 +23,7 @@ START, END = "<!-- reference:start -->", "<!-- reference:end -->"
 FIGURES = {"pareto": "quality against joules per ticket; the Pareto front is the line",
            "ranking_vs_w": "how the ranking R changes with the weight w on energy",
            "breakeven": "tickets after which a variant's one-off energy is paid back"}
-COLUMNS = ["variant", "RCA macro-F1", "response quality", "J per ticket", "Wh per 1,000 tickets",
+COLUMNS = ["variant", "RCA macro-F1", "task check", "response quality", "J per ticket", "Wh per 1,000 tickets",
            "payback, months", "rank (R)", "energy method"]
 TARGET = ROOT / "figures" / "reference"
 
@@ -33,6 +33,49 @@ def headline(profile: str) -> pd.DataFrame:
     summary = pd.read_csv(results_dir(profile) / "summary.csv")
     summary["J per ticket"] = (summary["Wh per 1,000 tickets"] * 3.6).round(2)  # 1 Wh / 1,000 = 3.6 J
     return summary[[c for c in COLUMNS if c in summary]]
+
+
+def quality(profile: str) -> tuple[pd.DataFrame, str]:
+    """Every system that classified test tickets (notebook 2's baselines, notebook 6's variants): macro-F1 with
+    its interval, classes scored, prediction spread, task check, and the paired difference with TF-IDF + logistic
+    regression on the same tickets; and the sentences the README states from them."""
+    from helpers.paths import data_dir
+    from helpers.ranking import compare_in_profile
+    from helpers.rca import COLLAPSE_SHARE
+    from helpers.ticket_files import load_split
+
+    records = load_records(profile)
+    n_classes = len({t["root_cause"] for t in load_split(data_dir(profile), "test")})
+    systems = [r for r in records if r["phase"] == "inference" and "predictions" in r]
+    paired = compare_in_profile(profile, [(r["variant"], "tfidf-logreg") for r in systems], records).set_index("a")
+    rows = []
+    for r in systems:
+        m, gap = r["metrics"], paired.loc[r["variant"]]
+        rows.append({"system": r["variant"], "fine-tuned": (r.get("spec") or {}).get("finetune", "none") != "none",
+                     "macro-F1 [95 % CI]": f"{m['macro_f1']:.2f} [{m['macro_f1_ci_low']:.2f}, {m['macro_f1_ci_high']:.2f}]",
+                     "accuracy": round(m["accuracy"], 2), "macro_f1": m["macro_f1"], "tickets": m["n_tickets"],
+                     "width": m["macro_f1_ci_high"] - m["macro_f1_ci_low"],
+                     "classes scored": f"{m['n_classes_in_tickets']} of {n_classes}",
+                     "top label share": round(m["top_label_share"], 2), "task check": m["task_check"],
+                     "minus TF-IDF [paired 95 % CI]": "" if r["variant"] == "tfidf-logreg" else
+                     f"{gap.macro_f1_diff:+.2f} [{gap.macro_f1_diff_ci_low:+.2f}, {gap.macro_f1_diff_ci_high:+.2f}] {gap.verdict}"})
+    table = pd.DataFrame(rows).sort_values("macro_f1", ascending=False)
+    tuned = table[table["fine-tuned"]]
+    text = []
+    if len(tuned):
+        best = tuned.iloc[0]
+        seconds = {r["variant"]: r["metrics"]["seconds"] for r in records if r["notebook"] == "05_finetune"}
+        text.append(f"Best fine-tuned LLM variant (highest test macro-F1): **{best.system}**, macro-F1 "
+                    f"{best['macro-F1 [95 % CI]']} on {best.tickets} test tickets ({best['classes scored']} classes); "
+                    f"minus TF-IDF + logistic regression on "
+                    f"the same tickets: {best['minus TF-IDF [paired 95 % CI]']}. Fine-tuning wall time: " +
+                    ", ".join(f"{v} {s / 60:.0f} min" for v, s in seconds.items()) + ".")
+    text.append(f"On these tickets a macro-F1 interval is {table.width.median():.2f} wide (median over the systems); "
+                "differences are claimed only from the paired interval.")
+    flagged = table.loc[table["task check"] != "ok", "system"].tolist()
+    text.append(f"Flagged as not doing the task (one label for more than {COLLAPSE_SHARE:.0%} of tickets, or macro-F1 or "
+                f"accuracy below the majority class's): {', '.join(flagged) if flagged else 'none'}.")
+    return table.drop(columns=["macro_f1", "fine-tuned", "tickets", "width"]), " ".join(text)
 
 
 def run_facts(profile: str, cells=None) -> str:
@@ -57,7 +100,9 @@ def run_facts(profile: str, cells=None) -> str:
 
 def section(profile: str, cells=None) -> str:
     figures = "\n".join(f"![{name}: {text}](figures/reference/{name}.png)" for name, text in FIGURES.items())
-    return (f"{START}\n{run_facts(profile, cells)}\n\n{to_markdown(headline(profile))}\n{figures}\n\n"
+    table, text = quality(profile)
+    return (f"{START}\n{run_facts(profile, cells)}\n\n**Task quality** (RCA, every system on the same test tickets):\n\n"
+            f"{to_markdown(table)}\n{text}\n\n**Energy and ranking:**\n\n{to_markdown(headline(profile))}\n{figures}\n\n"
             f"Regenerate with `make reference` (runs the default profile, then `python -m helpers.reference`).\n{END}")
 
 

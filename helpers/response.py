@@ -39,34 +39,61 @@ def generate_notes(model, tokenizer, texts: list[str], max_new_tokens: int = 40,
     return [n.strip() for n in notes]
 
 
-def response_metrics(generated: list[str], references: list[str]) -> dict:
-    """ROUGE-L F1 (mean), corpus BLEU (0-100), mean embedding cosine, and response_quality in [0, 1]."""
+def note_scores(generated: list[str], references: list[str]):
+    """Per note: ROUGE-L F1 and the MiniLM embedding cosine against the reference (two arrays)."""
     from rouge_score import rouge_scorer
-    from sacrebleu.metrics import BLEU
 
     from helpers.encoder import embed
 
     if len(generated) != len(references) or not generated:
         raise ValueError("need as many generated notes as references, and at least one")
     scorer = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=True)
-    rouge = [scorer.score(ref, gen)["rougeL"].fmeasure for gen, ref in zip(generated, references)]
-    cosine = (embed(generated) * embed(references)).sum(axis=1)
+    rouge = np.array([scorer.score(ref, gen)["rougeL"].fmeasure for gen, ref in zip(generated, references)])
+    return rouge, (embed(generated) * embed(references)).sum(axis=1)
+
+
+def note_quality(cosine) -> np.ndarray:
+    """A note's quality for the ranking: its embedding cosine clipped to [0, 1]."""
+    return np.clip(cosine, 0, 1)
+
+
+def response_metrics(generated: list[str], references: list[str]) -> dict:
+    """ROUGE-L F1 (mean), corpus BLEU (0-100), mean embedding cosine, and response_quality in [0, 1]."""
+    return _metrics(generated, references, *note_scores(generated, references))
+
+
+def _metrics(generated, references, rouge, cosine) -> dict:
+    from sacrebleu.metrics import BLEU
+
     return {"rougeL": float(np.mean(rouge)),
             "bleu": float(BLEU(effective_order=True).corpus_score(generated, [references]).score),
             "embedding_cosine": float(np.mean(cosine)),
-            "response_quality": float(np.clip(cosine, 0, 1).mean())}
+            "response_quality": float(note_quality(cosine).mean())}
+
+
+def score(tickets: list[dict], notes: list[str]) -> tuple[dict, dict]:
+    """Metrics of the notes written for tickets (response_metrics and the count), and per-ticket details for the
+    record and for paired comparisons: ids, notes and quality."""
+    references = [t["resolution"] for t in tickets]
+    rouge, cosine = note_scores(notes, references)
+    details = {"ticket_ids": [t["ticket_id"] for t in tickets], "notes": notes,
+               "note_quality": np.round(note_quality(cosine), 4).tolist()}
+    return {**_metrics(notes, references, rouge, cosine), "n_tickets": len(tickets)}, details
 
 
 def evaluate(run, model, tokenizer, tickets: list[dict], max_new_tokens: int = 40, repeats: int = 3):
     """Write the notes of tickets that have a reference note, score them and measure the energy.
-    Returns (metrics with J/ticket, energy summary, a reference-vs-generated table)."""
-    import pandas as pd
-
+    Returns (metrics with J/ticket, energy summary, per-ticket details: ids, notes, quality)."""
     from helpers.energy import ticket_metrics
 
     parts, summary = run.measure_per_item("response", [t["text"] for t in tickets],
                                           lambda texts: generate_notes(model, tokenizer, texts, max_new_tokens), repeats)
-    notes = [note for part in parts for note in part]
-    references = [t["resolution"] for t in tickets]
-    metrics = {**response_metrics(notes, references), **ticket_metrics(summary), "n_tickets": len(tickets)}
-    return metrics, summary, pd.DataFrame({"reference": references, "generated": notes})
+    metrics, details = score(tickets, [note for part in parts for note in part])
+    return {**metrics, **ticket_metrics(summary)}, summary, details
+
+
+def side_by_side(tickets: list[dict], notes: list[str], rows: int = 3):
+    """The first few reference and generated notes next to each other, for a reader."""
+    import pandas as pd
+
+    return pd.DataFrame({"reference": [t["resolution"] for t in tickets], "generated": notes}).head(rows)

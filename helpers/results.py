@@ -177,6 +177,14 @@ def _jsonable(value):
     raise TypeError(f"cannot store {type(value).__name__} in a result record")
 
 
+def load_record(profile: str, notebook: str, phase: str, variant: str) -> dict:
+    """One record; a missing one names the notebook that writes it."""
+    path = record_path(profile, notebook, phase, variant)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found: run notebooks/{notebook}.ipynb for profile {profile!r} first")
+    return json.loads(path.read_text())
+
+
 def load_records(profile: str) -> list[dict]:
     """All complete records of a profile (temp files are ignored)."""
     folder = results_dir(profile)

@@ -107,14 +107,27 @@ def test_task_table_adds_both_tasks_energy():
     assert without_notes["joules_per_ticket"].tolist() == [2.0] and "response_quality" not in without_notes
 
 
-def test_finetune_gain_pairs_each_tuned_variant_with_its_base():
+def test_paired_comparisons_from_records():
+    """Every variant against TF-IDF (RCA) and retrieval (notes), each fine-tuned variant against its base."""
     base_spec = {"precision": "bf16", "method": "none", "sparsity": 0.0, "pattern": "unstructured", "finetune": "none"}
-    table = pd.DataFrame([
-        {"variant": "bf16", "spec": base_spec, "macro_f1": 0.1, "macro_f1_ci_low": 0.05, "macro_f1_ci_high": 0.15},
-        {"variant": "bf16-lora", "spec": {**base_spec, "finetune": "lora"}, "macro_f1": 0.4, "macro_f1_ci_low": 0.3,
-         "macro_f1_ci_high": 0.5},
-        {"variant": "nf4-qlora", "spec": {**base_spec, "precision": "nf4", "finetune": "lora"}, "macro_f1": 0.2,
-         "macro_f1_ci_low": 0.1, "macro_f1_ci_high": 0.3}])
-    (row,) = ranking.finetune_gain(table).to_dict("records")  # nf4 was not evaluated without fine-tuning
-    assert row["fine-tuned"] == "bf16-lora" and row["base"] == "bf16" and row["gain"] == pytest.approx(0.3)
-    assert row["macro_f1 95% CI"] == "[0.300, 0.500]" and row["base 95% CI"] == "[0.050, 0.150]"
+    inference = pd.DataFrame([{"variant": "bf16", "spec": base_spec},
+                              {"variant": "bf16-lora", "spec": {**base_spec, "finetune": "lora"}},
+                              {"variant": "nf4-qlora", "spec": {**base_spec, "precision": "nf4", "finetune": "lora"}}])
+    pairs = ranking.comparison_pairs(inference)
+    assert ("bf16-lora", "bf16") in pairs and ("bf16", "tfidf-logreg") in pairs and ("nf4-qlora", "retrieval-tfidf") in pairs
+    assert not any(a == "nf4-qlora" and b.startswith(("bf16", "nf4")) for a, b in pairs)  # nf4 base not evaluated
+
+    ids = [f"T{i}" for i in range(40)]
+    truth = dict(zip(ids, ["a", "b"] * 20))
+    def record(notebook, phase, variant, **fields):
+        return {"notebook": notebook, "phase": phase, "variant": variant, "ticket_ids": ids, **fields}
+    records = [record("02_baseline", "inference", "tfidf-logreg", predictions=["a"] * 40),
+               record("06_rca_eval", "inference", "bf16-lora", predictions=[truth[i] for i in ids]),
+               record("06_rca_eval", "response", "bf16-lora", note_quality=[0.9] * 40),
+               record("02_baseline", "response", "retrieval-tfidf", note_quality=[0.5] * 40),
+               record("05_finetune", "finetune", "bf16-lora")]
+    table = ranking.compare(records, truth, ["a", "b"], [("bf16-lora", "tfidf-logreg"), ("bf16-lora", "retrieval-tfidf")])
+    rca, notes = table.to_dict("records")
+    assert rca["verdict"] == "better" and rca["macro_f1_diff"] == pytest.approx(1 - 1 / 3) and rca["tickets"] == 40
+    assert pd.isna(rca.get("note_verdict")) and pd.isna(notes.get("verdict"))
+    assert notes["note_verdict"] == "better" and notes["note_quality_diff"] == pytest.approx(0.4)

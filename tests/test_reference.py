@@ -5,7 +5,7 @@ import shutil
 import pandas as pd
 import pytest
 
-from helpers import grid, paths, reference
+from helpers import grid, paths, rca, reference, ticket_files
 from helpers.results import write_record
 
 NAME = "pytest-reference"
@@ -13,9 +13,22 @@ NAME = "pytest-reference"
 
 @pytest.fixture
 def finished_run():
-    for folder in (paths.results_dir(NAME), paths.runs_dir(NAME), paths.figures_dir(NAME)):
+    folders = (paths.results_dir(NAME), paths.runs_dir(NAME), paths.figures_dir(NAME), paths.data_dir(NAME))
+    for folder in folders:
         shutil.rmtree(folder, ignore_errors=True)
-    write_record(NAME, "06_rca_eval", "inference", "bf16", {"macro_f1": 0.5}, [], "dense bf16 cpu", {}, threads=2)
+    labels = ["a", "b", "c"]
+    test = [{"ticket_id": f"T{i}", "text": "t", "root_cause": labels[i % 3]} for i in range(60)]
+    ticket_files.save_splits({"train": test, "validation": test, "test": test}, paths.data_dir(NAME), labels)
+    truth = [t["root_cause"] for t in test]
+    lora = {"precision": "bf16", "method": "none", "sparsity": 0.0, "pattern": "unstructured", "finetune": "lora"}
+    for notebook, variant, predictions, spec in (
+            ("02_baseline", "tfidf-logreg", ["a"] * 30 + truth[30:], None),
+            ("06_rca_eval", "bf16", ["b"] * 60, {**lora, "finetune": "none"}),
+            ("06_rca_eval", "bf16-lora", truth, lora)):
+        write_record(NAME, notebook, "inference", variant, rca.classification_report(truth, predictions, labels), [],
+                     "dense bf16 cpu", {}, threads=2, extra={"ticket_ids": [t["ticket_id"] for t in test],
+                                                             "predictions": predictions, "spec": spec})
+    write_record(NAME, "05_finetune", "finetune", "bf16-lora", {"seconds": 600.0}, [], "dense bf16 cpu", {}, threads=2)
     pd.DataFrame({"variant": ["bf16", "fp32"], "rank (R)": [0.6, 0.4], "RCA macro-F1": [0.5, 0.49],
                   "response quality": [0.3, 0.3], "Wh per 1,000 tickets": [2.5, 5.0],
                   "payback, months": ["0.1", "baseline"], "energy method": ["codecarbon, modelled"] * 2,
@@ -29,7 +42,7 @@ def finished_run():
     for name in reference.FIGURES:
         (paths.figures_dir(NAME) / f"{name}.png").write_bytes(b"\x89PNG fake " + name.encode())
     yield
-    for folder in (paths.results_dir(NAME), paths.runs_dir(NAME), paths.figures_dir(NAME)):
+    for folder in folders:
         shutil.rmtree(folder, ignore_errors=True)
 
 
@@ -39,7 +52,13 @@ def test_readme_section_is_rewritten_from_the_run(finished_run, tmp_path):
     reference.update_readme(NAME, readme, tmp_path / "figures", grid.expand(grid.load_profile("smoke")))
     text = readme.read_text()
     assert text.startswith("# Study\nbefore\n") and text.endswith("after\n") and "old numbers" not in text
-    assert "| variant | RCA macro-F1 | response quality | J per ticket |" in text
+    assert "| variant | RCA macro-F1 | response quality | J per ticket |" in text  # summary.csv has no task check
+    assert "| bf16-lora | 1.00 [1.00, 1.00] | 1.0 | 3 of 3 | 0.33 | ok | +0.33 [" in text  # every system, paired
+    assert "Best fine-tuned LLM variant (highest test macro-F1): **bf16-lora**, macro-F1 1.00 [1.00, 1.00] on 60 test " \
+           "tickets (3 of 3 classes); minus TF-IDF + logistic regression on the same tickets: +0.33 [" in text
+    assert "Fine-tuning wall time: bf16-lora 10 min." in text
+    assert "Flagged as not doing the task (one label for more than 80% of tickets, or macro-F1 or accuracy below the " \
+           "majority class's): bf16." in text
     assert "| bf16 | 0.5 | 0.3 | 9.0 | 2.5 | 0.1 |" in text  # 2.5 Wh per 1,000 tickets = 9 J per ticket
     assert "2026-11-29" in text and "2 threads, no GPU" in text and "modelled, not metered" in text
     assert "3 cells, 10 min of notebook time" in text

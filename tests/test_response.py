@@ -1,4 +1,5 @@
 """Response feedback: metrics on hand-made pairs, bounded batched generation, the MiniLM baseline."""
+import numpy as np
 import pytest
 
 from helpers import baselines, encoder, response
@@ -38,3 +39,23 @@ def test_minilm_logreg_separates_a_toy():
     train = ["mains power failure at site", "battery discharge, no AC", "fibre cut near road", "loss of light on fibre"]
     labels = ["power", "power", "fibre", "fibre"]
     assert baselines.minilm_logreg(train, labels, ["AC mains lost", "the optical fibre was cut"]) == ["power", "fibre"]
+
+
+def test_retrieval_baseline_returns_the_note_of_the_most_similar_training_ticket():
+    texts = ["LOS on uplink, fibre dark after digging", "cabinet temperature high, HVAC tripped", "no note here"]
+    notes = ["Spliced the fibre.", "Reset the HVAC unit.", ""]
+    lookup = baselines.fit_nearest_note(texts, notes)
+    found = lookup(["uplink LOS after digging works", "HVAC tripped again"])
+    assert found == ["Spliced the fibre.", "Reset the HVAC unit."]
+    assert "" not in lookup(["no note here"])  # a ticket without a note is never a candidate
+    with pytest.raises(ValueError, match="no training ticket has a resolution note"):
+        baselines.fit_nearest_note(["a"], [""])
+
+
+def test_per_ticket_details_carry_ids_notes_and_quality():
+    tickets = [{"ticket_id": "T1", "resolution": "Replaced the faulty board."},
+               {"ticket_id": "T2", "resolution": "Reset the HVAC unit."}]
+    metrics, out = response.score(tickets, ["Replaced the faulty board.", "Spliced fibre"])
+    assert metrics["n_tickets"] == 2 and metrics["response_quality"] == pytest.approx(np.mean(out["note_quality"]), abs=1e-4)
+    assert out["ticket_ids"] == ["T1", "T2"] and out["notes"][1] == "Spliced fibre"
+    assert out["note_quality"][0] == pytest.approx(1.0, abs=1e-3) and out["note_quality"][1] < 0.6

@@ -5,7 +5,7 @@ import math
 
 import pytest
 
-from helpers import paths
+from helpers import paths, rca
 from helpers.grid import NOTEBOOKS_IN_ORDER
 from helpers.results import REQUIRED_FIELDS, load_records
 from studyrun import fresh_profile, run_all
@@ -55,8 +55,18 @@ def test_smoke_profile_runs_all_seven_notebooks(tmp_path):
         m = r["metrics"]
         assert 0 <= m["response_quality"] <= 1 and 0 <= m["rougeL"] <= 1 and 0 <= m["bleu"] <= 100
         assert m["joules_per_ticket"] > 0 and m["energy_repeats"] == 3
+    test_split = [json.loads(line) for line in (paths.data_dir(name) / "test.jsonl").read_text().splitlines()]
+    rule = next(r for r in records if r["phase"] == "scoring")["metrics"]["chosen_rule"]
+    for r in evaluated + [r for r in records if r["notebook"] == "02_baseline" and r["phase"] == "inference"]:
+        m = r["metrics"]  # every class of the whole test split scored, and collapse visible and flagged
+        assert m["n_tickets"] == len(test_split) and m["n_classes_in_tickets"] == len({t["root_cause"] for t in test_split})
+        assert r["ticket_ids"] == [t["ticket_id"] for t in test_split] and len(r["predictions"]) == len(test_split)
+        assert m["task_check"] == rca.task_check(m) and m["does_task"] is (m["task_check"] == "ok")
+        assert m["top_label_share"] <= 0.8 or not m["does_task"]  # no collapsed variant passes unflagged
     for r in evaluated:
         m = r["metrics"]
+        assert m["scoring_rule"] == ("sum/none" if r["spec"]["finetune"] == "lora" else rule)
+        assert len(r["raw_label_scores"]) == len(test_split) and "raw_macro_f1" in m
         assert 0 <= m["macro_f1_ci_low"] <= m["macro_f1_ci_high"] <= 1 and 0 <= m["macro_f1"] <= 1 and 0 <= m["accuracy"] <= 1
         assert set(r["per_class_f1"]) == set(json.loads((paths.data_dir(name) / "labels.json").read_text()))
         assert m["joules_per_ticket"] > 0 and m["energy_repeats"] == 3 and m["energy_method"]
@@ -77,12 +87,16 @@ def test_smoke_profile_runs_all_seven_notebooks(tmp_path):
     assert dynamic["kernel"] == "torch dynamic int8 cpu" and dynamic["metrics"]["generate_tokens_per_s"] > 0
     finetuned = next(r for r in records if r["notebook"] == "05_finetune")
     assert all(math.isfinite(x) for x in finetuned["loss_curve"]) and finetuned["metrics"]["steps"] == 4
+    assert [h["step"] for h in finetuned["validation"]] == [4]  # capped mid-epoch: validated after the last step
+    assert finetuned["metrics"]["joules_per_training_token"] > 0
+    retrieval = next(r for r in records if r["variant"] == "retrieval-tfidf")
+    assert retrieval["ticket_ids"] == next(r for r in notes if r["variant"] == "bf16-lora")["ticket_ids"]
     nf4 = next(r for r in records if r["notebook"] == "04_quantize" and r["variant"] == "nf4")
     fp32 = next(r for r in records if r["notebook"] == "04_quantize" and r["variant"] == "fp32")
     assert nf4["kernel"] == "bnb nf4 cpu" and nf4["metrics"]["weight_bytes"] < fp32["metrics"]["weight_bytes"] / 2
 
     header = next(csv.reader((paths.results_dir(name) / "summary.csv").open()))
-    assert {"variant", "rank (R)", "RCA macro-F1", "Wh per 1,000 tickets", "payback, months", "energy method",
+    assert {"variant", "rank (R)", "RCA macro-F1", "task check", "Wh per 1,000 tickets", "payback, months", "energy method",
             "repeats"} <= set(header)
     assert (paths.results_dir(name) / "summary.md").read_text().startswith("| variant |")
     for figure in ("class_balance", "text_lengths", "alarm_cooccurrence", "perplexity_vs_sparsity",
