@@ -1,4 +1,5 @@
-"""LoRA through trl on a tiny model: the loss falls, and the saved adapter reloads to identical outputs."""
+"""LoRA through trl on a tiny model: the loss falls, the saved adapter reloads to identical outputs, epochs are
+validated and the best adapter kept, and each epoch balances RCA and resolution-note examples."""
 import copy
 
 import torch
@@ -13,9 +14,9 @@ def test_lora_lowers_loss_and_adapter_round_trips(tiny_model, tokenizer, tmp_pat
     examples = finetune.rca_examples(rows, tickets.LABELS)
     assert examples[0]["completion"][0]["content"] == rows[0]["root_cause"]
     base_weights = copy.deepcopy(tiny_model.state_dict())
-    trained, log = finetune.lora_finetune(tiny_model, tokenizer, examples[:2] * 4, tmp_path / "adapter",
-                                          max_steps=8, batch_size=2, learning_rate=5e-2, seed=0)
-    assert log["steps"] == 8 and log["trainable_params"] > 0
+    trained, log = finetune.lora_finetune(tiny_model, tokenizer, examples[:2] * 4, tmp_path / "adapter", epochs=2,
+                                          batch_size=2, learning_rate=5e-2, seed=0, warmup_ratio=0.0)
+    assert log["steps"] == 8 and log["epochs"] == 2 and log["trainable_params"] > 0
     assert log["loss_curve"][-1] < log["loss_curve"][0]
     assert (tmp_path / "adapter" / "adapter_model.safetensors").is_file()
 
@@ -43,8 +44,43 @@ def test_scoring_completion_positions_only_keeps_the_loss(tiny_model, tokenizer,
         if not compact:
             monkeypatch.setattr(finetune, "completion_positions_only", contextlib.nullcontext)
         model = copy.deepcopy(base)
-        _, log = finetune.lora_finetune(model, tokenizer, examples, tmp_path / f"a{compact}", max_steps=3, batch_size=2,
-                                        learning_rate=5e-2, seed=0)
+        _, log = finetune.lora_finetune(model, tokenizer, examples, tmp_path / f"a{compact}", epochs=1, batch_size=2,
+                                        learning_rate=5e-2, seed=0, max_steps=3)
         curves.append(log["loss_curve"])
         assert trl_utils._use_triton is switch
     torch.testing.assert_close(torch.tensor(curves[0]), torch.tensor(curves[1]), rtol=1e-4, atol=1e-4)
+
+
+def test_training_examples_hold_every_rca_ticket_and_a_share_of_notes():
+    train = tickets.generate_splits(120, seed=0)["train"]
+    examples = finetune.training_examples(train, tickets.LABELS, response_share=0.25, seed=0)
+    rca = [e for e in examples if e["completion"][0]["content"] in tickets.LABELS]
+    assert len(rca) == len(train) and len(examples) - len(rca) == round(0.25 * len(train))
+    assert finetune.training_examples(train, tickets.LABELS, 0.25, seed=0) == examples
+    assert len(finetune.training_examples(train, tickets.LABELS, 5.0, seed=0)) == 2 * len(train)  # all notes at most
+
+
+def test_every_epoch_is_validated_and_the_best_adapter_is_kept(tiny_model, tokenizer, tmp_path, monkeypatch):
+    from safetensors.torch import load_file
+
+    splits = tickets.generate_splits(40, seed=0)
+    examples = finetune.rca_examples(splits["train"], tickets.LABELS)[:8]
+    scripted, snapshots = iter([0.2, 0.5, 0.3]), []  # validation macro-F1 after epochs 1-3: epoch 2's adapter stays
+
+    def macro_f1(self, model, tokenizer_):
+        assert not model.training
+        snapshots.append({k.replace(".default", ""): v.detach().clone() for k, v in model.state_dict().items() if "lora_" in k})
+        return next(scripted)
+
+    monkeypatch.setattr(finetune._Validation, "macro_f1", macro_f1)
+    _, log = finetune.lora_finetune(tiny_model, tokenizer, examples, tmp_path / "adapter", epochs=3, batch_size=4,
+                                    learning_rate=1e-2, seed=0, validation=splits["validation"][:6], labels=tickets.LABELS)
+    assert [h["epoch"] for h in log["validation"]] == [1.0, 2.0, 3.0] and log["steps"] == 6
+    assert log["best_epoch"] == 2.0 and log["best_val_macro_f1"] == 0.5
+    assert len(log["loss_epochs"]) == len(log["loss_curve"]) == 6
+    kept = load_file(tmp_path / "adapter" / "adapter_model.safetensors")
+    assert kept.keys() == snapshots[1].keys()
+    for name, value in kept.items():
+        torch.testing.assert_close(value, snapshots[1][name])
+    assert any(not torch.equal(kept[k], snapshots[2][k]) for k in kept)  # epoch 3 moved on, and was not kept
+
