@@ -52,7 +52,7 @@ def baseline(profile: str) -> str:
     if "retrieval-tfidf" in notes:
         row = pairs[("fp32-zero-shot", "retrieval-tfidf")]
         text += (f" resolution notes written by the base LLM, compared with the note of the most similar training "
-                 f"ticket: {_gap(row, 'note_quality_diff', 'note_verdict')} ({row['note_tickets']} tickets, note "
+                 f"ticket: {_gap(row, 'note_quality_diff', 'note_verdict')} ({int(row['note_tickets'])} tickets, note "
                  f"quality {notes['fp32-zero-shot']['response_quality']:.2f} against "
                  f"{notes['retrieval-tfidf']['response_quality']:.2f}).")
     if all(pairs[(v, "tfidf-logreg")]["verdict"] == "worse" for v in prompts):

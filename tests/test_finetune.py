@@ -84,3 +84,27 @@ def test_every_epoch_is_validated_and_the_best_adapter_is_kept(tiny_model, token
         torch.testing.assert_close(value, snapshots[1][name])
     assert any(not torch.equal(kept[k], snapshots[2][k]) for k in kept)  # epoch 3 moved on, and was not kept
 
+
+
+def test_validation_leaves_bitsandbytes_4bit_weights_in_their_training_layout(tiny_model, tokenizer, tmp_path):
+    """bitsandbytes repacks a 4-bit weight for CPU inference on its first eval-mode forward, and training on the
+    repacked weight goes wrong (nf4 QLoRA loss 0.69 -> 20 after a validation pass): validation must not repack."""
+    from bitsandbytes.nn import Linear4bit
+    from transformers import BitsAndBytesConfig
+
+    tiny_model.save_pretrained(tmp_path / "tiny")
+    config = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=torch.bfloat16)
+
+    def packed_after(prepare):
+        model = LlamaForCausalLM.from_pretrained(tmp_path / "tiny", quantization_config=config, device_map="cpu")
+        prepare(model)
+        with torch.inference_mode():
+            model(input_ids=tokenizer("LOS on uplink", return_tensors="pt")["input_ids"])
+        layers = [m for m in model.modules() if isinstance(m, Linear4bit)]
+        assert layers
+        return [getattr(m.weight.quant_state, "packing_format_for_cpu", False) for m in layers], layers
+
+    packed, layers = packed_after(finetune._eval_without_bnb_repacking)
+    assert not any(packed) and all(m.training for m in layers)
+    if layers[0].support_avx512bf16_for_cpu:  # where bitsandbytes repacks at all, plain eval() does
+        assert all(packed_after(lambda m: m.eval())[0])
