@@ -95,9 +95,9 @@ def _eval_without_bnb_repacking(model) -> None:
     """model.eval(), except bitsandbytes' 4-bit layers, which stay in training mode (same arithmetic, no dropout).
 
     Why: on a CPU with AVX512-BF16, a Linear4bit's first forward in eval mode repacks its weight into an inference
-    layout that training then runs on wrongly (bitsandbytes 0.50). Measured with nf4 QLoRA: the loss jumped from 0.69
-    to 20 on the first step after a validation pass and stayed near 14; validating with these layers in training
-    mode gave exactly the loss curve of a run without validation."""
+    layout that training then runs on wrongly (bitsandbytes 0.50). Measured with nf4 QLoRA (bench/qlora_validation_check.py):
+    the loss jumped from 0.69 to 20 on the first step after a validation pass and stayed near 14; validating with these
+    layers in training mode gives exactly the loss curve of a run without validation."""
     model.eval()
     try:
         from bitsandbytes.nn import Linear4bit
