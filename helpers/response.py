@@ -57,28 +57,21 @@ def note_quality(cosine) -> np.ndarray:
     return np.clip(cosine, 0, 1)
 
 
-def response_metrics(generated: list[str], references: list[str]) -> dict:
-    """ROUGE-L F1 (mean), corpus BLEU (0-100), mean embedding cosine, and response_quality in [0, 1]."""
-    return _metrics(generated, references, *note_scores(generated, references))
-
-
-def _metrics(generated, references, rouge, cosine) -> dict:
+def score(tickets: list[dict], notes: list[str]) -> tuple[dict, dict]:
+    """Metrics of the notes written for tickets — ROUGE-L F1 (mean), corpus BLEU (0-100), mean embedding cosine,
+    response_quality in [0, 1] and the count — and per-ticket details for the record and for paired comparisons:
+    ids, notes and quality."""
     from sacrebleu.metrics import BLEU
 
-    return {"rougeL": float(np.mean(rouge)),
-            "bleu": float(BLEU(effective_order=True).corpus_score(generated, [references]).score),
-            "embedding_cosine": float(np.mean(cosine)),
-            "response_quality": float(note_quality(cosine).mean())}
-
-
-def score(tickets: list[dict], notes: list[str]) -> tuple[dict, dict]:
-    """Metrics of the notes written for tickets (response_metrics and the count), and per-ticket details for the
-    record and for paired comparisons: ids, notes and quality."""
     references = [t["resolution"] for t in tickets]
     rouge, cosine = note_scores(notes, references)
+    metrics = {"rougeL": float(np.mean(rouge)),
+               "bleu": float(BLEU(effective_order=True).corpus_score(notes, [references]).score),
+               "embedding_cosine": float(np.mean(cosine)), "response_quality": float(note_quality(cosine).mean()),
+               "n_tickets": len(tickets)}
     details = {"ticket_ids": [t["ticket_id"] for t in tickets], "notes": notes,
                "note_quality": np.round(note_quality(cosine), 4).tolist()}
-    return {**_metrics(notes, references, rouge, cosine), "n_tickets": len(tickets)}, details
+    return metrics, details
 
 
 def evaluate(run, model, tokenizer, tickets: list[dict], max_new_tokens: int = 40, repeats: int = 3):

@@ -5,18 +5,22 @@ import pytest
 from helpers import baselines, encoder, response
 
 
+def metrics(generated, references):
+    return response.score([{"ticket_id": f"T{i}", "resolution": r} for i, r in enumerate(references)], generated)[0]
+
+
 def test_metrics_identical_and_unrelated_notes():
-    same = response.response_metrics(["Replaced the faulty board at NRT123."], ["Replaced the faulty board at NRT123."])
+    same = metrics(["Replaced the faulty board at NRT123."], ["Replaced the faulty board at NRT123."])
     assert same["rougeL"] == pytest.approx(1.0) and same["bleu"] == pytest.approx(100.0)
     assert same["embedding_cosine"] == pytest.approx(1.0, abs=1e-5) and same["response_quality"] == pytest.approx(1.0, abs=1e-5)
-    other = response.response_metrics(["Spliced fibre"], ["HVAC reset and filter cleaned"])
+    other = metrics(["Spliced fibre"], ["HVAC reset and filter cleaned"])
     assert other["rougeL"] == 0.0 and other["bleu"] < 5 and other["embedding_cosine"] < 0.5
     with pytest.raises(ValueError, match="as many generated notes"):
-        response.response_metrics(["a"], ["a", "b"])
+        metrics(["a"], ["a", "b"])
 
 
 def test_paraphrase_scores_higher_on_embeddings_than_on_overlap():
-    m = response.response_metrics(["The broken baseband card was swapped."], ["Replaced the faulty baseband board."])
+    m = metrics(["The broken baseband card was swapped."], ["Replaced the faulty baseband board."])
     assert m["embedding_cosine"] > m["rougeL"]
 
 
