@@ -1,7 +1,7 @@
 """Measure a fine-tuning recipe on the default data: validation macro-F1 after each epoch, test macro-F1 of the
 kept adapter (all test tickets, every class), wall time. How the default profile's fine-tuning defaults were chosen:
 
-    python bench/finetune_recipe.py --precision bf16 --epochs 3 --lr 1e-3 --lora-r 16 --batch-size 8
+    python bench/finetune_recipe.py --precision bf16 --epochs 3 --lr 2e-3 --lora-r 16 --batch-size 8
 
 Run it alone (one torch job at a time). Prints one JSON line.
 """

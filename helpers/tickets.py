@@ -4,8 +4,8 @@ Why synthetic: the paper's datasets (Ericsson RCA and response feedback) are pri
 behave like real ones where it matters for the study: a long-tailed mix of 13 root causes across RAN,
 transport, core, power, environment, software and configuration; symptoms shared between causes (a
 mains failure and a fibre cut both take a site down); misleading alarms; terse, verbose and
-abbreviated writing with typos; an optional label-noise knob; and a test split drawn from a shifted
-"world" (unseen sites, unseen vendors, held-out phrasings). Each ticket carries the root cause (RCA
+abbreviated writing with typos; an optional label-noise knob; and validation and test splits drawn from a
+shifted "world" (unseen sites, unseen vendors, held-out phrasings), the one the model is deployed in. Each ticket carries the root cause (RCA
 target) and the resolution note an engineer would write (response-feedback target).
 """
 from __future__ import annotations
@@ -21,7 +21,7 @@ class Cause:
     nodes: tuple
     alarms: tuple  # alarms typical of this cause only
     shared: tuple  # symptom alarms other causes raise too
-    phrases: tuple  # symptom phrases; the last third is held out for the shifted test world
+    phrases: tuple  # symptom phrases; the last third is held out for the shifted world (validation, test)
     fixes: tuple  # resolution-note templates
     kpi: dict  # KPI name -> (low, high) when this cause is active
     weight: int  # relative frequency (long tail)
@@ -156,7 +156,7 @@ ABBREVIATIONS = {"site": "st", "down": "dn", "battery": "batt", "batteries": "ba
                  "failed": "fld", "minutes": "min", "because": "bc", "restarted": "rstd", "with": "w/"}
 NODE_SHORT = {"gNodeB": "gNB", "eNodeB": "eNB", "microwave link": "MW link", "router": "rtr",
               "core function": "core NF", "OLT": "OLT"}
-WORLDS = {  # the shifted world (test) has other sites, two vendors never seen in training, held-out phrasing
+WORLDS = {  # the shifted world (validation, test) has other sites, two vendors never seen in training, held-out phrasing
     "seen": {"sites": ("NRT", "STH", "GBG", "MLM", "UPS"), "vendors": ("Ericsson", "Nokia", "Huawei", "Cisco")},
     "shifted": {"sites": ("KRN", "VXO", "LLA"), "vendors": ("Ericsson", "Nokia", "ZTE", "Samsung")},
 }
@@ -229,7 +229,10 @@ def class_counts(n: int) -> dict[str, int]:
 def generate_splits(n_tickets: int, seed: int, label_noise: float = 0.0, shift: bool = True) -> dict[str, list[dict]]:
     """Train/validation/test tickets, identical for the same arguments.
 
-    Train and validation come from the "seen" world; test from the "shifted" one when shift is True.
+    Train comes from the "seen" world. With shift, validation and test come from the "shifted" one: the world the
+    model is deployed in, where a team labels some of its new tickets to choose a model (validation) and never
+    looks at the rest (test). Without a validation from that world, every choice (epochs, scoring rule) is tuned
+    to the training world, which is not the one measured.
     label_noise replaces that fraction of train and validation labels with another class (test stays clean).
     Every class appears in every split, so the total can exceed n_tickets slightly for small n.
     """
@@ -241,7 +244,7 @@ def generate_splits(n_tickets: int, seed: int, label_noise: float = 0.0, shift: 
     start = datetime(2026, 1, 1)
     splits, index = {}, 0
     for split, share in SPLIT_SHARES.items():
-        world = "shifted" if shift and split == "test" else "seen"
+        world = "shifted" if shift and split != "train" else "seen"
         causes = [c for c, k in class_counts(round(n_tickets * share)).items() for _ in range(k)]
         rng.shuffle(causes)
         rows = []

@@ -1,4 +1,4 @@
-"""The ticket generator: deterministic, every class in every split, long-tailed, shifted test world."""
+"""The ticket generator: deterministic, every class in every split, long-tailed, shifted validation and test world."""
 import pytest
 
 from helpers import tickets
@@ -26,13 +26,14 @@ def test_taxonomy_is_long_tailed_across_domains():
     assert max(counts.values()) >= 10 * min(counts.values())
 
 
-def test_test_split_is_shifted():
+def test_validation_and_test_splits_are_shifted():
     splits = tickets.generate_splits(600, seed=0)
-    seen = {r["vendor"] for r in splits["train"] + splits["validation"]}
-    test_vendors = {r["vendor"] for r in splits["test"]}
-    assert {"ZTE", "Samsung"} <= test_vendors and not {"ZTE", "Samsung"} & seen
+    seen = {r["vendor"] for r in splits["train"]}
     train_sites = {r["site"][:3] for r in splits["train"]}
-    assert not train_sites & {r["site"][:3] for r in splits["test"]}
+    for split in ("validation", "test"):
+        assert {"ZTE", "Samsung"} <= {r["vendor"] for r in splits[split]} and not {"ZTE", "Samsung"} & seen
+        assert not train_sites & {r["site"][:3] for r in splits[split]}
+    assert not {r["ticket_id"] for r in splits["validation"]} & {r["ticket_id"] for r in splits["test"]}
     unshifted = tickets.generate_splits(600, seed=0, shift=False)
     assert {r["vendor"] for r in unshifted["test"]} <= seen
 
