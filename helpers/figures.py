@@ -24,14 +24,20 @@ def save_figure(fig, profile: str, name: str, formats=("png", "svg")) -> None:
 
 
 def pareto_plot(ax, table, quality: str, front, label: str, energy_label: str, legend: bool = True):
-    """Quality against J/ticket per variant (with the 95 % energy interval when known) and the Pareto front;
-    `legend=False` for all but one panel of a row, so panels don't overlap."""
+    """Quality against J/ticket per variant (with the 95 % energy interval when known) and the Pareto front of the
+    LLM variants (`front`: a mask over the rows whose `llm` is not False, in order); classical references, when the
+    table has them, are crosses. Log-scaled energy: references cost a thousandth of an LLM. `legend=False` for all
+    but one panel of a row, so panels don't overlap."""
     import seaborn as sns
 
+    table = table.assign(system=["LLM" if llm is not False else "not an LLM" for llm in table.get("llm", [True] * len(table))])
     xerr = table["joules_per_ticket_ci95"] if "joules_per_ticket_ci95" in table else None
     ax.errorbar(table["joules_per_ticket"], table[quality], xerr=xerr, fmt="none", ecolor="grey", alpha=0.6)
-    sns.scatterplot(data=table, x="joules_per_ticket", y=quality, hue="variant", s=90, ax=ax)
-    best = table[front].sort_values("joules_per_ticket")
+    sns.scatterplot(data=table, x="joules_per_ticket", y=quality, hue="variant", style="system",
+                    markers={"LLM": "o", "not an LLM": "X"}, s=90, ax=ax)
+    if (table["system"] == "not an LLM").any():
+        ax.set_xscale("log")
+    best = table[table["system"] == "LLM"][front].sort_values("joules_per_ticket")
     ax.step(best["joules_per_ticket"], best[quality], where="post", color="black", lw=1, label="Pareto front")
     ax.set(xlabel=f"J per ticket ({energy_label})", ylabel=label)
     if legend:

@@ -86,20 +86,30 @@ def evaluation(profile: str, variant: str) -> str:
         f"same tickets: {_gap(row)}. RCA costs {_energy(m)}."))
 
 
-def analysis(profile: str, ranked, paired, w: float) -> str:
-    """Notebook 7: the best-ranked variant, the variants that do not do the task, the best LLM against TF-IDF."""
-    best = ranked.iloc[0]
-    text = (f"At w = {w}, the best-ranked variant is {best.variant} (R {best.R:.2f}; macro-F1 {best.macro_f1:.2f} "
-            f"[{best.macro_f1_ci_low:.2f}, {best.macro_f1_ci_high:.2f}], {best.task_check}; {_energy(best)}).")
-    flagged = ranked.loc[~ranked.does_task.astype(bool), "variant"].tolist()
+def analysis(profile: str, ranked, paired, w: float, summary, classical=("tfidf-logreg", "minilm-logreg")) -> str:
+    """Notebook 7: the recommended LLM variant at w (quality with interval, energy against the baseline, one-off
+    energy and payback), the variants that do not do the task, and whether a classical model would do as well."""
+    llm = ranked[ranked.llm]
+    flagged = llm.loc[~llm.recommendable, "variant"].tolist()
+    text = ""
     if flagged:
-        text += (f" {len(flagged)} of {len(ranked)} variants do not do the task ({', '.join(flagged)}): their energy "
-                 "figures compare classifiers that do not work.")
-    working = ranked[ranked.does_task.astype(bool)].sort_values("macro_f1", ascending=False)
-    if working.empty:
-        return _end(profile, text + " No LLM variant does the task: a classical model (notebook 2) is the honest choice.")
-    top = working.iloc[0]
-    row = paired[(paired.a == top.variant) & (paired.b == "tfidf-logreg")].iloc[0]
-    return _end(profile, text + (f" The variant with the highest test macro-F1, {top.variant} ({top.macro_f1:.2f}; picked "
-                                 f"on the test split, which flatters it), compared with TF-IDF + logistic regression on "
-                                 f"the same tickets: {_gap(row)}."))
+        text = (f"{len(flagged)} of {len(llm)} LLM variants do not do the task ({', '.join(flagged)}); they are never "
+                "recommended, whatever their energy. ")
+    if not llm.recommendable.any():
+        return _end(profile, text + "No LLM variant does the task: a classical model (notebook 2) is the honest choice.")
+    best = llm[llm.recommendable].iloc[0]
+    row = summary.set_index("variant").loc[best.variant]
+    vs = [c for c in row.index if c.startswith("J per ticket vs ")][0]
+    text += (f"At w = {w}, the recommended LLM variant is **{best.variant}** (R {best.R:.2f}): macro-F1 "
+             f"{best.macro_f1:.2f} [{best.macro_f1_ci_low:.2f}, {best.macro_f1_ci_high:.2f}], {_energy(best)}; "
+             f"{vs}: {row[vs]}; one-off energy {row['one-off kJ']:g} kJ, payback {row['payback']}.")
+    gaps = {r["b"]: r for r in paired[paired.a == best.variant].to_dict("records") if r["b"] in classical}
+    for b, r in gaps.items():
+        text += f" Against {b} on the same tickets: {_gap(r)}."
+    energy = {v.split(" + ")[0]: j for v, j in zip(ranked.variant, ranked.joules_per_ticket)}
+    would_do = [b for b, r in gaps.items() if r["verdict"] in ("worse", "no significant difference")
+                and energy.get(b, float("inf")) < best.joules_per_ticket]
+    if would_do:
+        text += (f" A classical model ({', '.join(would_do)}) does at least as well on these tickets for less energy "
+                 f"per ticket ({', '.join(f'{energy[b]:.2g} J' for b in would_do)}): it would do.")
+    return _end(profile, text)

@@ -1,10 +1,15 @@
 """The paper's ranking R = w*phi + (1-w)*rho, the sweep over w, and Pareto fronts.
 
-Our normalisation (the paper does not publish one):
-- phi (energy efficiency) = lowest J/ticket among the variants / this variant's J/ticket, in (0, 1];
-  the most efficient variant scores 1, one that costs twice as much scores 0.5.
-- rho (task quality) = the mean of the task-quality columns given (each already in [0, 1], e.g. RCA
-  macro-F1 and a response-feedback score), so both tasks weigh equally.
+Our normalisation (the paper does not publish one): both axes are the share of the best *candidate* on that axis,
+so they sit on the same scale and neither decides the ranking by its range alone.
+- phi (energy efficiency) = the candidates' lowest J/ticket / this variant's J/ticket: the most efficient scores 1,
+  one that costs twice as much scores 0.5.
+- rho (task quality) = the mean over the tasks of this variant's quality / the candidates' best quality: the best
+  scores 1 on each task, so both tasks weigh equally.
+Candidates are the LLM variants that do the task (all LLM variants when none does). A variant flagged "does not do
+the task" is ranked after every candidate whatever its R, so it is never the one recommended. Classical systems
+(`llm` False) are reference points: their phi and rho are shown on the same scale (phi above 1 means cheaper
+than every candidate) but they get no R.
 Both are "higher is better", so R is too.
 """
 from __future__ import annotations
@@ -13,30 +18,38 @@ import numpy as np
 
 
 def rank(table, w: float = 0.5, energy: str = "joules_per_ticket", quality=("macro_f1",)):
-    """Add phi, rho and R columns to a table of variants and sort it by R, best first."""
+    """Add phi, rho, R and `recommendable` to a table of variants and sort it: candidates by R (best first), then
+    the LLM variants that do not do the task, then the classical references."""
     if not 0 <= w <= 1:
         raise ValueError(f"w must be between 0 and 1, got {w}")
-    if table[energy].isna().any():
-        raise ValueError(f"{energy} is unavailable for {', '.join(table.loc[table[energy].isna(), 'variant'])}")
-    if (table[energy] <= 0).any():
-        raise ValueError(f"every {energy} must be > 0 to compute energy efficiency")
     quality = [quality] if isinstance(quality, str) else list(quality)
     out = table.copy()
-    out["phi"] = out[energy].min() / out[energy]
-    out["rho"] = out[quality].mean(axis=1)
-    out["R"] = w * out["phi"] + (1 - w) * out["rho"]
-    return out.sort_values("R", ascending=False).reset_index(drop=True)
+    out["llm"] = out["llm"].fillna(True).astype(bool) if "llm" in out else True
+    llm = out[out["llm"]]
+    if llm[energy].isna().any():
+        raise ValueError(f"{energy} is unavailable for {', '.join(llm.loc[llm[energy].isna(), 'variant'])}")
+    if (llm[energy] <= 0).any():
+        raise ValueError(f"every {energy} must be > 0 to compute energy efficiency")
+    works = out["does_task"].fillna(True).astype(bool) if "does_task" in out else True
+    out["recommendable"] = out["llm"] & works
+    candidates = out[out["recommendable"]] if out["recommendable"].any() else llm
+    out["phi"] = candidates[energy].min() / out[energy]
+    out["rho"] = (out[quality] / candidates[quality].max()).mean(axis=1)
+    out["R"] = (w * out["phi"] + (1 - w) * out["rho"]).where(out["llm"])
+    order = out["recommendable"].astype(int) + out["llm"].astype(int)  # 2 candidates, 1 flagged LLMs, 0 references
+    return out.assign(_order=order).sort_values(["_order", "R"], ascending=False).drop(columns="_order").reset_index(drop=True)
 
 
 def sweep_w(table, steps: int = 21, **kwargs):
-    """R of every variant for w from 0 to 1; one row per (w, variant), with the winner flagged."""
+    """R of every LLM variant for w from 0 to 1; one row per (w, variant), the winner (best recommendable) flagged."""
     import pandas as pd
 
     rows = []
     for w in np.linspace(0, 1, steps):
         ranked = rank(table, float(w), **kwargs)
-        rows += [{"w": round(float(w), 4), "variant": v, "R": r, "winner": i == 0}
-                 for i, (v, r) in enumerate(zip(ranked["variant"], ranked["R"]))]
+        ranked = ranked[ranked["llm"]]
+        rows += [{"w": round(float(w), 4), "variant": v, "R": r, "winner": i == 0 and ok}
+                 for i, (v, r, ok) in enumerate(zip(ranked["variant"], ranked["R"], ranked["recommendable"]))]
     return pd.DataFrame(rows)
 
 
@@ -53,7 +66,9 @@ def pareto_front(costs, qualities) -> np.ndarray:
 
 def task_table(table):
     """One row per evaluated variant (notebook 6): RCA metrics, response-feedback metrics, and joules_per_ticket
-    for handling a ticket fully (RCA + resolution note; 95 % half-widths added in quadrature).
+    for handling a ticket fully (RCA + resolution note; 95 % half-widths added in quadrature, unknown when either
+    is), with the two parts kept as rca_joules_per_ticket and response_joules_per_ticket and what the sum counts
+    in energy_counts.
 
     When some variant has no response-feedback record (e.g. tickets without resolution notes), the table keeps
     RCA alone for every variant, so energies stay comparable."""
@@ -63,17 +78,52 @@ def task_table(table):
     columns = ["response_quality", "rougeL", "bleu", "embedding_cosine"]
     out = rca.drop(columns=[c for c in columns if c in rca])
     if notes.empty or not set(out.index) <= set(notes.index):
-        return out.reset_index()
+        return out.assign(energy_counts="RCA only").reset_index()
     notes = notes.reindex(out.index)
     out = out.join(notes[columns])
     out["rca_joules_per_ticket"] = out["joules_per_ticket"]
     out["response_joules_per_ticket"] = notes["joules_per_ticket"]
     out["joules_per_ticket"] = out["rca_joules_per_ticket"] + out["response_joules_per_ticket"]
-    out["joules_per_ticket_ci95"] = np.hypot(out["joules_per_ticket_ci95"].astype(float).fillna(0),
-                                             notes["joules_per_ticket_ci95"].astype(float).fillna(0))
+    tokens = notes.get("energy_tokens_per_note")
+    out["energy_counts"] = [f"RCA + one note of {n:.0f} tokens" if n == n else "RCA + one note (natural length)"
+                            for n in (tokens if tokens is not None else [float("nan")] * len(out))]
+    out["joules_per_ticket_ci95"] = np.hypot(out["joules_per_ticket_ci95"].astype(float),  # unknown stays NaN
+                                             notes["joules_per_ticket_ci95"].astype(float))
     same = out["energy_method"] == notes["energy_method"]
     out["energy_method"] = out["energy_method"].where(same, out["energy_method"] + " + " + notes["energy_method"])
     return out.reset_index()
+
+
+def classical_references(table, inference, classifiers=("tfidf-logreg", "minilm-logreg"),
+                         retrieval: str = "retrieval-tfidf"):
+    """Notebook 2's classical systems as rows shaped like task_table's (`llm` False): each classifier's RCA and, when
+    `inference` carries both tasks, the retrieved notes of the most similar training ticket, their energies added
+    the same way. Their one-off energy is the fitting (`training_joules`)."""
+    import pandas as pd
+
+    baseline = table[table["notebook"] == "02_baseline"].set_index(["phase", "variant"])
+    both = "response_quality" in inference
+    rows = []
+    for name in classifiers:
+        if ("inference", name) not in baseline.index or (both and ("response", retrieval) not in baseline.index):
+            continue
+        rca = baseline.loc[("inference", name)]
+        row = {**rca.to_dict(), "variant": name, "llm": False, "kernel": rca["kernel"], "spec": None,
+               "one_off_j": rca.get("training_joules", np.nan), "energy_counts": "RCA only"}
+        if both:
+            notes = baseline.loc[("response", retrieval)]
+            row.update({c: notes[c] for c in ("response_quality", "rougeL", "bleu", "embedding_cosine")},
+                       variant=f"{name} + {retrieval}", rca_joules_per_ticket=rca["joules_per_ticket"],
+                       response_joules_per_ticket=notes["joules_per_ticket"],
+                       joules_per_ticket=rca["joules_per_ticket"] + notes["joules_per_ticket"],
+                       joules_per_ticket_ci95=np.hypot(*(np.nan if part.get("joules_per_ticket_ci95") is None
+                                                         else float(part["joules_per_ticket_ci95"]) for part in (rca, notes))),
+                       energy_method=rca["energy_method"] if rca["energy_method"] == notes["energy_method"]
+                       else f"{rca['energy_method']} + {notes['energy_method']}",
+                       one_off_j=row["one_off_j"] + notes.get("training_joules", np.nan),
+                       energy_counts="RCA + one retrieved note")
+        rows.append(row)
+    return pd.DataFrame(rows)
 
 
 def per_ticket(records: list[dict], phase: str, field: str) -> dict[str, dict]:
@@ -121,12 +171,12 @@ def compare_in_profile(profile: str, pairs, records: list[dict] | None = None, s
     return compare(records, truth, load_labels(data_dir(profile)), pairs, seed)
 
 
-def comparison_pairs(inference, classical: str = "tfidf-logreg", retrieval: str = "retrieval-tfidf"):
-    """The pairs the analysis reports: every evaluated variant against TF-IDF + logistic regression (RCA) and
+def comparison_pairs(inference, classical=("tfidf-logreg", "minilm-logreg"), retrieval: str = "retrieval-tfidf"):
+    """The pairs the analysis reports: every evaluated variant against the classical classifiers (RCA) and
     against the retrieval baseline (notes), and every fine-tuned variant against the same model without
     fine-tuning, where that was evaluated."""
     specs = dict(zip(inference["variant"], inference["spec"]))
-    pairs = [(v, baseline) for v in specs for baseline in (classical, retrieval)]
+    pairs = [(v, baseline) for v in specs for baseline in (*classical, retrieval)]
     for name, spec in specs.items():
         base = {**spec, "finetune": "none"}
         pairs += [(name, other) for other, s in specs.items() if spec["finetune"] != "none" and s == base]

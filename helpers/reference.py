@@ -24,15 +24,17 @@ DATA_START, DATA_END = "<!-- data-baselines:start -->", "<!-- data-baselines:end
 FIGURES = {"pareto": "quality against joules per ticket; the Pareto front is the line",
            "ranking_vs_w": "how the ranking R changes with the weight w on energy",
            "breakeven": "tickets after which a variant's one-off energy is paid back"}
-COLUMNS = ["variant", "RCA macro-F1", "task check", "response quality", "J per ticket", "Wh per 1,000 tickets",
-           "payback, months", "rank (R)", "energy method"]
+COLUMNS = ["variant", "role", "RCA macro-F1", "task check", "response quality", "J per ticket", "vs baseline",
+           "Wh per 1,000 tickets", "energy counts", "payback", "rank (R)", "energy method"]
 TARGET = ROOT / "figures" / "reference"
 
 
 def headline(profile: str) -> pd.DataFrame:
     """Variants × quality × J/ticket × payback, best R first (from the analysis notebook's summary.csv)."""
     summary = pd.read_csv(results_dir(profile) / "summary.csv")
-    summary["J per ticket"] = (summary["Wh per 1,000 tickets"] * 3.6).round(2)  # 1 Wh / 1,000 = 3.6 J
+    if "J per ticket" not in summary:  # summaries written before the column existed
+        summary["J per ticket"] = (summary["Wh per 1,000 tickets"] * 3.6).round(3)  # 1 Wh / 1,000 = 3.6 J
+    summary = summary.rename(columns={c: "vs baseline" for c in summary if c.startswith("J per ticket vs ")})
     return summary[[c for c in COLUMNS if c in summary]]
 
 

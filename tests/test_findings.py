@@ -46,3 +46,29 @@ def test_evaluation_finding_gives_the_paired_verdict(records):
     text = findings.evaluation(NAME, "bf16-lora")
     assert text.startswith("bf16-lora finds the root cause of 100% of 60 test tickets (3 classes): macro-F1 1.00 [1.00, 1.00]")
     assert "Compared with TF-IDF + logistic regression on the same tickets: **better** (difference +0.33" in text
+
+
+def test_analysis_finding_recommends_a_working_variant_and_says_when_a_classical_model_would_do():
+    import pandas as pd
+
+    ranked = pd.DataFrame({"variant": ["bf16-lora", "bf16", "tfidf-logreg", "minilm-logreg + retrieval-tfidf"],
+                           "llm": [True, True, False, False], "recommendable": [True, False, False, False],
+                           "R": [0.9, 0.95, float("nan"), float("nan")], "macro_f1": [0.72, 0.03, 0.55, 0.68],
+                           "macro_f1_ci_low": [0.6, 0.0, 0.45, 0.58], "macro_f1_ci_high": [0.8, 0.05, 0.61, 0.74],
+                           "joules_per_ticket": [2.0, 1.0, 0.003, 0.3],
+                           "energy_method": ["codecarbon (modelled CPU power)"] * 4})
+    summary = pd.DataFrame({"variant": ["bf16-lora", "bf16", "tfidf-logreg"], "J per ticket vs fp32": ["x0.50", "x0.25", "x0.00075"],
+                            "one-off kJ": [120.0, 1.0, 0.02], "payback": ["60,000 tickets (12 days at 5,000 a day)", "-", "-"]})
+    gap = {"macro_f1_diff_ci_low": 0.05, "macro_f1_diff_ci_high": 0.3}
+    paired = pd.DataFrame([{"a": "bf16-lora", "b": "tfidf-logreg", "macro_f1_diff": 0.17, **gap, "verdict": "better"},
+                           {"a": "bf16-lora", "b": "minilm-logreg", "macro_f1_diff": 0.04, "macro_f1_diff_ci_low": -0.08,
+                            "macro_f1_diff_ci_high": 0.15, "verdict": "no significant difference"}])
+    text = findings.analysis("default", ranked, paired, 0.5, summary)
+    assert text.startswith("1 of 2 LLM variants do not do the task (bf16); they are never recommended")
+    assert "the recommended LLM variant is **bf16-lora** (R 0.90): macro-F1 0.72 [0.60, 0.80]" in text
+    assert "J per ticket vs fp32: x0.50; one-off energy 120 kJ, payback 60,000 tickets (12 days" in text
+    assert "Against tfidf-logreg on the same tickets: **better**" in text
+    assert "A classical model (minilm-logreg) does at least as well on these tickets for less energy per ticket " \
+           "(0.3 J): it would do." in text
+    nothing = findings.analysis("smoke", ranked.assign(recommendable=False), paired, 0.5, summary)
+    assert "No LLM variant does the task" in nothing and "Smoke profile" in nothing

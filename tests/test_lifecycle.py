@@ -25,7 +25,22 @@ def test_rho_is_the_mean_of_both_tasks():
     table = pd.DataFrame({"variant": ["a", "b"], "joules_per_ticket": [1.0, 1.0], "macro_f1": [0.8, 0.4],
                           "response_quality": [0.2, 0.8]})
     out = ranking.rank(table, w=0.0, quality=["macro_f1", "response_quality"])
-    assert out.set_index("variant")["rho"].to_dict() == pytest.approx({"a": 0.5, "b": 0.6})
+    assert out.set_index("variant")["rho"].to_dict() == pytest.approx({"a": (1 + 0.25) / 2, "b": (0.5 + 1) / 2})
+
+
+def test_a_variant_that_does_not_do_the_task_is_never_recommended():
+    """The cheapest variant is a constant predictor; the classical reference is cheaper still and as good."""
+    table = pd.DataFrame({"variant": ["constant", "lora", "bf16", "tfidf"], "joules_per_ticket": [0.5, 2.1, 1.0, 0.001],
+                          "macro_f1": [0.03, 0.7, 0.35, 0.6], "does_task": [False, True, True, True],
+                          "llm": [True, True, True, False]})
+    ranked = ranking.rank(table, w=0.9).set_index("variant")
+    assert list(ranked.index) == ["bf16", "lora", "constant", "tfidf"]  # candidates by R, then flagged, then references
+    assert ranked.loc["bf16", "phi"] == 1.0 and ranked.loc["lora", "rho"] == 1.0  # shares of the best candidate
+    assert ranked.loc["tfidf", "phi"] == pytest.approx(1000) and math.isnan(ranked.loc["tfidf", "R"])
+    assert ranked["recommendable"].to_dict() == {"bf16": True, "lora": True, "constant": False, "tfidf": False}
+    sweep = ranking.sweep_w(table, steps=3)
+    assert set(sweep.variant) == {"constant", "lora", "bf16"}  # references get no R
+    assert sweep[sweep.winner].set_index("w")["variant"].to_dict() == {0.0: "lora", 0.5: "bf16", 1.0: "bf16"}
 
 
 def record(notebook, spec, joules):
@@ -45,12 +60,20 @@ def test_one_off_energy_collects_the_variants_runs():
         record("05_finetune", SPEC, 1000.0),
         record("05_finetune", {**SPEC, "method": "none", "sparsity": 0.0}, 999.0),
     ]
-    assert lifecycle.one_off_joules(records, SPEC) == {"compression_j": 110.0, "finetune_j": 1000.0}
-    dense = {"precision": "bf16", "method": "none", "sparsity": 0.0, "finetune": "none"}
-    assert lifecycle.one_off_joules(records, dense) == {"compression_j": 0.0, "finetune_j": 0.0}
+    assert lifecycle.one_off_joules(records, SPEC) == {"compression_j": 110.0, "finetune_j": 1000.0,
+                                                       "one_off_unknown": ""}
     two_of_four = record("03_prune", {"precision": "fp32", "method": "magnitude", "sparsity": 0.5, "pattern": "2:4",
                                       "finetune": "none"}, 5000.0)
     assert lifecycle.one_off_joules(records + [two_of_four], SPEC)["compression_j"] == 110.0  # other pattern
+
+
+def test_a_missing_one_off_record_is_unknown_not_free():
+    dense = {"precision": "bf16", "method": "none", "sparsity": 0.0, "finetune": "none"}
+    out = lifecycle.one_off_joules([record("04_quantize", {**dense, "precision": "fp32"}, 10.0)], dense)
+    assert math.isnan(out["compression_j"]) and out["one_off_unknown"] == "no 04_quantize record"
+    out = lifecycle.one_off_joules([record("04_quantize", {**SPEC, "finetune": "none"}, 10.0)], SPEC)
+    assert math.isnan(out["compression_j"]) and math.isnan(out["finetune_j"])
+    assert out["one_off_unknown"] == "no 03_prune record; no 05_finetune record"
 
 
 def test_unavailable_energy_makes_payback_unknown_not_free():
@@ -63,26 +86,45 @@ def test_unavailable_energy_makes_payback_unknown_not_free():
 def test_break_even_payback_cost_and_carbon_by_hand():
     assert lifecycle.break_even_tickets(1000.0, 1.0, 3.0) == 500.0
     assert lifecycle.break_even_tickets(1000.0, 3.0, 3.0) == math.inf
-    assert lifecycle.payback_months(365.25 / 12 * 100, 100) == pytest.approx(1.0)
     # 3.6 J/ticket -> 1 Wh per 1,000 tickets -> 0.001 kWh -> 0.0002 EUR at 0.2 EUR/kWh, 0.04 g at 40 g/kWh
     assert lifecycle.per_thousand(3.6, 0.2, 40.0) == pytest.approx(
         {"wh_per_1000": 1.0, "cost_per_1000": 0.0002, "co2_g_per_1000": 0.04})
-    with pytest.raises(ValueError, match="tickets_per_day"):
-        lifecycle.payback_months(10, 0)
 
 
 def test_lifecycle_table_against_baseline():
-    inference = pd.DataFrame({"variant": ["fp32", "bf16-magnitude50-lora"], "joules_per_ticket": [3.0, 1.0],
-                              "spec": [{"precision": "fp32", "method": "none", "sparsity": 0.0, "finetune": "none"},
-                                       SPEC]})
-    records = [record("03_prune", {"precision": "fp32", "method": "magnitude", "sparsity": 0.5, "finetune": "none"},
-                      100.0), record("05_finetune", SPEC, 900.0)]
-    life = lifecycle.lifecycle_table(inference, records, "fp32", 0.2, 40.0, tickets_per_day=250)
-    row = life.set_index("variant").loc["bf16-magnitude50-lora"]
-    assert row["one_off_j"] == 1000.0 and row["break_even_tickets"] == 500.0
-    assert row["payback_months"] == pytest.approx(2 / (365.25 / 12))
+    dense = {"precision": "fp32", "method": "none", "sparsity": 0.0, "finetune": "none"}
+    inference = pd.DataFrame({"variant": ["fp32", "bf16-magnitude50-lora", "noisy", "tfidf"],
+                              "joules_per_ticket": [3.0, 1.0, 2.9, 0.01], "joules_per_ticket_ci95": [0.3, 0.4, 0.2, None],
+                              "spec": [dense, SPEC, {**dense, "precision": "bf16"}, None],
+                              "one_off_j": [None, None, None, 50.0]})
+    records = [record("03_prune", {"precision": "fp32", "method": "magnitude", "sparsity": 0.5, "finetune": "none"}, 60.0),
+               record("04_quantize", dense, 5.0), record("04_quantize", {**SPEC, "finetune": "none"}, 40.0),
+               record("04_quantize", {**dense, "precision": "bf16"}, 5.0), record("05_finetune", SPEC, 900.0)]
+    life = lifecycle.lifecycle_table(inference, records, "fp32", 0.2, 40.0, tickets_per_day=250).set_index("variant")
+    row = life.loc["bf16-magnitude50-lora"]
+    assert row["one_off_j"] == 1000.0 and row["break_even_tickets"] == 500.0 and row["payback_days"] == 2.0
+    assert row["saving_ci95"] == pytest.approx(0.5) and not row["within_noise"]
+    assert lifecycle.payback_text(row, False, 250) == "500 tickets (2.0 days at 250 a day)"
+    assert life.loc["noisy", "within_noise"]  # saves 0.1 +- 0.36 J per ticket
+    assert lifecycle.payback_text(life.loc["noisy"], False, 250).startswith("within noise (saving 0.1 ± 0.36 J")
+    assert life.loc["tfidf", "one_off_j"] == 50.0 and not life.loc["tfidf", "within_noise"]  # no interval to say so
+    assert lifecycle.payback_text(life.loc["tfidf"], False, 250) == "17 tickets (0.067 days at 250 a day, single measurement)"
+    assert lifecycle.payback_text({**life.loc["tfidf"], "break_even_tickets": 1.0}, False, 250).startswith("1 ticket (")
+    assert lifecycle.payback_text(life.loc["fp32"], True, 250) == "baseline"
     with pytest.raises(ValueError, match="baseline variant 'int8' was not evaluated"):
         lifecycle.lifecycle_table(inference, records, "int8", 0.2, 40.0, 250)
+    with pytest.raises(ValueError, match="tickets_per_day"):
+        lifecycle.lifecycle_table(inference, records, "fp32", 0.2, 40.0, 0)
+
+
+def test_payback_reads_without_scientific_notation():
+    row = {"one_off_unknown": "", "break_even_tickets": 3.0, "within_noise": False}
+    assert lifecycle.payback_text(row, False, 5000) == "3 tickets (0.00060 days at 5,000 a day)"
+    assert lifecycle.payback_text({**row, "break_even_tickets": 2e6}, False, 5000) == \
+        "2,000,000 tickets (400 days at 5,000 a day)"
+    assert lifecycle.payback_text({**row, "break_even_tickets": math.inf}, False, 5000) == "never (costs more per ticket)"
+    assert lifecycle.payback_text({**row, "one_off_unknown": "no 05_finetune record", "break_even_tickets": math.nan},
+                                  False, 5000) == "unknown (no 05_finetune record)"
 
 
 def test_markdown_table():
@@ -96,15 +138,37 @@ def test_task_table_adds_both_tasks_energy():
          "joules_per_ticket_ci95": 0.3, "energy_method": "m"},
         {"notebook": "06_rca_eval", "phase": "response", "variant": "a", "response_quality": 0.7, "rougeL": 0.2,
          "bleu": 5.0, "embedding_cosine": 0.7, "joules_per_ticket": 10.0, "joules_per_ticket_ci95": 0.4,
-         "energy_method": "m"},
+         "energy_method": "m", "energy_tokens_per_note": 40},
         {"notebook": "02_baseline", "phase": "inference", "variant": "fp32-zero-shot", "macro_f1": 0.1,
          "joules_per_ticket": 2.0, "joules_per_ticket_ci95": 0.3, "energy_method": "m"}])
     (row,) = ranking.task_table(table).to_dict("records")
     assert row["variant"] == "a" and row["joules_per_ticket"] == 12.0 and row["rca_joules_per_ticket"] == 2.0
     assert row["joules_per_ticket_ci95"] == pytest.approx(0.5) and row["response_quality"] == 0.7
-    assert row["energy_method"] == "m"
+    assert row["energy_method"] == "m" and row["energy_counts"] == "RCA + one note of 40 tokens"
     without_notes = ranking.task_table(table.drop(index=1))  # no note for "a": RCA energy alone, for every variant
     assert without_notes["joules_per_ticket"].tolist() == [2.0] and "response_quality" not in without_notes
+    assert without_notes["energy_counts"].tolist() == ["RCA only"]
+    assert math.isnan(ranking.task_table(table.assign(joules_per_ticket_ci95=[0.3, None, 0.3]))
+                      ["joules_per_ticket_ci95"].iloc[0])  # a missing interval stays unknown, never 0
+
+
+def test_classical_references_sit_beside_the_llm_variants():
+    table = pd.DataFrame([
+        {"notebook": "02_baseline", "phase": "inference", "variant": "tfidf-logreg", "kernel": "scikit-learn cpu",
+         "macro_f1": 0.55, "does_task": True, "joules_per_ticket": 0.003, "training_joules": 20.0, "energy_method": "m"},
+        {"notebook": "02_baseline", "phase": "inference", "variant": "minilm-logreg", "kernel": "scikit-learn cpu",
+         "macro_f1": 0.68, "does_task": True, "joules_per_ticket": 0.3, "training_joules": 150.0, "energy_method": "m"},
+        {"notebook": "02_baseline", "phase": "response", "variant": "retrieval-tfidf", "kernel": "scikit-learn cpu",
+         "response_quality": 0.48, "rougeL": 0.35, "bleu": 25.0, "embedding_cosine": 0.48, "joules_per_ticket": 0.002,
+         "training_joules": 0.5, "energy_method": "m2"}])
+    both = ranking.classical_references(table, pd.DataFrame({"response_quality": [0.2]})).set_index("variant")
+    row = both.loc["tfidf-logreg + retrieval-tfidf"]
+    assert not row["llm"] and row["macro_f1"] == 0.55 and row["response_quality"] == 0.48
+    assert row["joules_per_ticket"] == pytest.approx(0.005) and row["one_off_j"] == 20.5
+    assert row["energy_counts"] == "RCA + one retrieved note" and "minilm-logreg + retrieval-tfidf" in both.index
+    assert row["energy_method"] == "m + m2" and pd.isna(row["joules_per_ticket_ci95"])
+    rca_only = ranking.classical_references(table, pd.DataFrame({"macro_f1": [0.2]}))
+    assert rca_only["variant"].tolist() == ["tfidf-logreg", "minilm-logreg"] and rca_only["one_off_j"].tolist() == [20.0, 150.0]
 
 
 def test_paired_comparisons_from_records():
@@ -131,3 +195,25 @@ def test_paired_comparisons_from_records():
     assert rca["verdict"] == "better" and rca["macro_f1_diff"] == pytest.approx(1 - 1 / 3) and rca["tickets"] == 40
     assert pd.isna(rca.get("note_verdict")) and pd.isna(notes.get("verdict"))
     assert notes["note_verdict"] == "better" and notes["note_quality_diff"] == pytest.approx(0.4)
+
+
+def test_manager_summary_names_roles_and_keeps_small_energies_readable():
+    dense = {"precision": "fp32", "method": "none", "sparsity": 0.0, "finetune": "none"}
+    systems = pd.DataFrame({
+        "variant": ["fp32", "bf16", "tfidf-logreg"], "llm": [True, True, False], "does_task": [True, True, True],
+        "macro_f1": [0.5, 0.5, 0.55], "task_check": ["ok"] * 3, "joules_per_ticket": [3.0, 1.0, 0.004],
+        "joules_per_ticket_ci95": [0.1, 0.1, None], "spec": [dense, {**dense, "precision": "bf16"}, None],
+        "one_off_j": [None, None, 20.0], "energy_method": ["m (modelled)"] * 3, "energy_repeats": [3, 3, 1],
+        "kernel": ["dense fp32 cpu", "dense bf16 cpu", "scikit-learn cpu"]})
+    records = [record("04_quantize", dense, 5.0), record("04_quantize", {**dense, "precision": "bf16"}, 4.0)]
+    ranked = ranking.rank(systems, 0.5)
+    life = lifecycle.lifecycle_table(systems, records, "fp32", 0.2, 40.0, 5000)
+    summary = lifecycle.manager_summary(ranked, life, "fp32", "SE", 5000).set_index("variant")
+    assert summary["role"].to_dict() == {"bf16": "recommended", "fp32": "candidate", "tfidf-logreg": "reference (not an LLM)"}
+    assert summary.loc["bf16", "J per ticket vs fp32"] == "x0.33" and summary.loc["fp32", "payback"] == "baseline"
+    assert summary.loc["bf16", "payback"] == "2 tickets (0.00040 days at 5,000 a day)"
+    assert summary.loc["tfidf-logreg", "J per ticket vs fp32"] == "x0.0013 (single measurement)"
+    assert summary.loc["tfidf-logreg", "J per ticket"] == "0.00400"
+    assert summary.loc["tfidf-logreg", "Wh per 1,000 tickets"] == "0.00111"  # 4 J per 1,000 tickets: not 0, no e-notation
+    assert summary.loc["tfidf-logreg", "EUR per 1,000 tickets"] == "0.000000222"
+    assert summary.loc["tfidf-logreg", "one-off kJ"] == 0.02 and summary.loc["tfidf-logreg", "rank (R)"] == "not ranked"

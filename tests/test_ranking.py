@@ -9,9 +9,9 @@ def test_rank_by_hand():
     table = pd.DataFrame({"variant": ["fp32", "bf16", "nf4"], "joules_per_ticket": [2.0, 1.0, 4.0],
                           "macro_f1": [0.6, 0.5, 0.9]})
     out = rank(table, w=0.5)
-    # phi = 1/J * min J: fp32 0.5, bf16 1.0, nf4 0.25 -> R: fp32 0.55, bf16 0.75, nf4 0.575
+    # phi = min J / J: fp32 0.5, bf16 1.0, nf4 0.25; rho = macro-F1 / best (0.9): fp32 2/3, bf16 5/9, nf4 1
     assert out.variant.tolist() == ["bf16", "nf4", "fp32"]
-    assert out.R.tolist() == pytest.approx([0.75, 0.575, 0.55])
+    assert out.R.tolist() == pytest.approx([0.5 + 0.5 * 5 / 9, 0.125 + 0.5, 0.25 + 0.5 * 6 / 9])
     assert rank(table, w=0.0).variant[0] == "nf4" and rank(table, w=1.0).variant[0] == "bf16"
 
 

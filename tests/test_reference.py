@@ -31,7 +31,8 @@ def finished_run():
     write_record(NAME, "05_finetune", "finetune", "bf16-lora", {"seconds": 600.0}, [], "dense bf16 cpu", {}, threads=2)
     pd.DataFrame({"variant": ["bf16", "fp32"], "rank (R)": [0.6, 0.4], "RCA macro-F1": [0.5, 0.49],
                   "response quality": [0.3, 0.3], "Wh per 1,000 tickets": [2.5, 5.0],
-                  "payback, months": ["0.1", "baseline"], "energy method": ["codecarbon, modelled"] * 2,
+                  "payback": ["40 tickets (0.008 days at 5,000 a day)", "baseline"],
+                  "J per ticket vs fp32": ["x0.5", "baseline"], "role": ["recommended", "candidate"], "energy method": ["codecarbon, modelled"] * 2,
                   "kernel": ["dense bf16 cpu", "dense fp32 cpu"]}).to_csv(paths.results_dir(NAME) / "summary.csv",
                                                                            index=False)
     (paths.runs_dir(NAME) / "done").mkdir(parents=True)
@@ -52,14 +53,14 @@ def test_readme_section_is_rewritten_from_the_run(finished_run, tmp_path):
     reference.update_readme(NAME, readme, tmp_path / "figures", grid.expand(grid.load_profile("smoke")))
     text = readme.read_text()
     assert text.startswith("# Study\nbefore\n") and text.endswith("after\n") and "old numbers" not in text
-    assert "| variant | RCA macro-F1 | response quality | J per ticket |" in text  # summary.csv has no task check
+    assert "| variant | role | RCA macro-F1 | response quality | J per ticket | vs baseline |" in text  # no task check
     assert "| bf16-lora | 1.00 [1.00, 1.00] | 1.0 | 3 of 3 | 0.33 | ok | +0.33 [" in text  # every system, paired
     assert "Best fine-tuned LLM variant (highest test macro-F1): **bf16-lora**, macro-F1 1.00 [1.00, 1.00] on 60 test " \
            "tickets (3 of 3 classes); minus TF-IDF + logistic regression on the same tickets: +0.33 [" in text
     assert "Fine-tuning wall time: bf16-lora 10 min." in text
     assert "Flagged as not doing the task (one label for more than 80% of tickets, or macro-F1 or accuracy below the " \
            "majority class's): bf16." in text
-    assert "| bf16 | 0.5 | 0.3 | 9.0 | 2.5 | 0.1 |" in text  # 2.5 Wh per 1,000 tickets = 9 J per ticket
+    assert "| bf16 | recommended | 0.5 | 0.3 | 9.0 | x0.5 | 2.5 | 40 tickets (0.008 days at 5,000 a day) |" in text  # 2.5 Wh / 1,000 = 9 J
     assert "2026-11-29" in text and "2 threads, no GPU" in text and "modelled, not metered" in text
     assert "3 cells, 10 min of notebook time" in text
     for name in reference.FIGURES:

@@ -96,8 +96,8 @@ def test_smoke_profile_runs_all_seven_notebooks(tmp_path):
     assert nf4["kernel"] == "bnb nf4 cpu" and nf4["metrics"]["weight_bytes"] < fp32["metrics"]["weight_bytes"] / 2
 
     header = next(csv.reader((paths.results_dir(name) / "summary.csv").open()))
-    assert {"variant", "rank (R)", "RCA macro-F1", "task check", "Wh per 1,000 tickets", "payback, months", "energy method",
-            "repeats"} <= set(header)
+    assert {"variant", "role", "rank (R)", "RCA macro-F1", "task check", "Wh per 1,000 tickets", "J per ticket vs fp32",
+            "payback", "energy method", "repeats"} <= set(header)
     assert (paths.results_dir(name) / "summary.md").read_text().startswith("| variant |")
     for figure in ("class_balance", "text_lengths", "alarm_cooccurrence", "perplexity_vs_sparsity",
                    "footprint_and_speed", "ranking_vs_w", "pareto", "breakeven", "energy_by_phase", "loss_bf16-lora"):
