@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from helpers.models import FOUR_BIT, check_precision, kernel_name, load_model, pick_device, unsupported
+from helpers.models import BNB_PRECISIONS, FOUR_BIT, check_precision, kernel_name, load_model, pick_device, unsupported
 from helpers.paths import artifacts_dir
 from helpers.prune import check_prune_spec
 
@@ -114,6 +114,10 @@ def load_variant(variant: Variant, profile: str, model_path="default", with_adap
     model, tokenizer = load_model(source, variant.precision, adapter=adapter)
     device = next(model.parameters()).device.type
     text = kernel_name(variant.precision, device)
+    if adapter is not None and not for_training:
+        model, merged = merge_adapter(model, variant.precision, keep_zeros=variant.pruned)
+        text += f"; {merged}"
+        adapter = adapter if "unmerged" in merged else None
     if variant.pruned:
         text += f" ({variant.method} {variant.pattern} zeros"
         if variant.pattern == "2:4" and not for_training and adapter is None:
@@ -121,6 +125,26 @@ def load_variant(variant: Variant, profile: str, model_path="default", with_adap
         else:
             text += " in dense weights; no sparse kernel)"
     return model, tokenizer, text
+
+
+def merge_adapter(model, precision: str, keep_zeros: bool = False):
+    """Fold a LoRA adapter into the weights, so inference pays nothing for it. With `keep_zeros` (a pruned base)
+    the base's zeros are applied again after merging (a dense adapter fills them) and the sparsity is measured
+    again for the record. bitsandbytes' 8/4-bit weights cannot absorb an adapter without leaving their format:
+    they keep it unmerged. Returns (model, what happened in words)."""
+    if precision in BNB_PRECISIONS:
+        return model, f"LoRA adapter unmerged ({precision} weights cannot absorb it)"
+    from helpers.prune import block_linears, layer_sparsity
+
+    zeros = {name.removesuffix(".base_layer"): linear.weight == 0
+             for name, linear in block_linears(model.get_base_model()).items() if ".lora_" not in name} if keep_zeros else {}
+    model = model.merge_and_unload().eval()
+    if not keep_zeros:
+        return model, "LoRA merged"
+    for name, linear in block_linears(model).items():
+        linear.weight.data[zeros[name]] = 0
+    sparsity = sum(layer_sparsity(model).values()) / len(zeros)
+    return model, f"LoRA merged, pruned zeros re-applied (sparsity {sparsity:.2f})"
 
 
 def use_semi_structured(model, precision: str, device: str) -> str:

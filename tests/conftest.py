@@ -17,6 +17,10 @@ def tokenizer():
 
 @pytest.fixture
 def tiny_model(tokenizer):
+    return make_tiny_model(tokenizer)
+
+
+def make_tiny_model(tokenizer):
     """A 2-layer Llama with the real vocabulary: same module layout as the default model, ~3 M params."""
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM

@@ -67,3 +67,28 @@ def test_precisions_load_a_small_saved_model(tiny_model, tokenizer, tmp_path, pr
     assert models.weight_bytes(model) > 0
     if precision != "dynamic-int8":  # which unties the LM head into its own int8 copy: bigger on a tiny model
         assert models.weight_bytes(model) < models.weight_bytes(tiny_model)
+
+
+def test_merging_an_adapter_keeps_the_outputs_and_the_pruned_zeros(tokenizer):
+    from peft import LoraConfig, get_peft_model
+
+    from helpers import prune
+    from helpers.variants import merge_adapter
+    from conftest import make_tiny_model
+
+    batch = tokenizer(["Node: gNodeB, site NRT101. Alarms: MAINS_FAIL"], return_tensors="pt")
+    config = LoraConfig(r=4, target_modules=["q_proj", "down_proj"], init_lora_weights=False)  # a non-zero update
+    dense = get_peft_model(make_tiny_model(tokenizer), config)
+    with torch.no_grad():
+        unmerged = dense(**batch).logits
+        merged, text = merge_adapter(dense, "fp32")
+        assert text == "LoRA merged" and not any("lora" in name for name, _ in merged.named_modules())
+        torch.testing.assert_close(merged(**batch).logits, unmerged, rtol=1e-4, atol=1e-4)
+
+    pruned = make_tiny_model(tokenizer)
+    prune.prune(pruned, "magnitude", 0.5, "2:4")
+    merged, text = merge_adapter(get_peft_model(pruned, config), "fp32", keep_zeros=True)
+    assert text == "LoRA merged, pruned zeros re-applied (sparsity 0.50)"
+    assert all(prune.follows_2_4(linear.weight) for linear in prune.block_linears(merged).values())
+    assert merge_adapter(get_peft_model(make_tiny_model(tokenizer), config), "nf4")[1] == \
+        "LoRA adapter unmerged (nf4 weights cannot absorb it)"
