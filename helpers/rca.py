@@ -128,7 +128,8 @@ def score_labels_plainly(model, tokenizer, text: str, labels: list[str], shots: 
     for label in labels:
         ids = tokenizer(label, add_special_tokens=False)["input_ids"]
         with torch.inference_mode():
-            logp = torch.log_softmax(model(input_ids=torch.tensor([prompt + ids])).logits[0].float(), dim=-1)
+            tokens = torch.tensor([prompt + ids], device=next(model.parameters()).device)
+            logp = torch.log_softmax(model(input_ids=tokens).logits[0].float(), dim=-1)
         out.append(_reduce(np.array([[logp[len(prompt) - 1 + t, token].item() for t, token in enumerate(ids)]]))[0])
     return np.array(out)
 

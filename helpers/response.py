@@ -1,7 +1,8 @@
 """Response feedback: the model writes the resolution note for a ticket; we compare it with the engineer's.
 
-Generation is greedy with a bounded number of new tokens (so every variant does the same amount of work),
-batched with left padding. Scores: ROUGE-L F (rouge-score), corpus BLEU (sacrebleu) and the cosine between
+Generation is greedy and batched with left padding. Quality is scored on natural-length notes (each stops at its
+end-of-text token, at most max_new_tokens); energy is measured on notes of exactly max_new_tokens tokens, so every
+variant does the same work and one that stops writing early does not look cheaper. Scores: ROUGE-L F (rouge-score), corpus BLEU (sacrebleu) and the cosine between
 MiniLM embeddings of generated and reference notes. `response_quality` — the mean embedding cosine
 clipped to [0, 1] — is the single number the ranking uses for this task (our choice).
 """
@@ -17,8 +18,10 @@ def response_messages(text: str) -> list[dict]:
     return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": text}]
 
 
-def generate_notes(model, tokenizer, texts: list[str], max_new_tokens: int = 40, batch_size: int = 8) -> list[str]:
-    """Greedy resolution notes, batched (left padding), at most max_new_tokens each."""
+def generate_notes(model, tokenizer, texts: list[str], max_new_tokens: int = 40, batch_size: int = 8,
+                   fixed_length: bool = False) -> list[str]:
+    """Greedy resolution notes, batched (left padding), at most max_new_tokens each; with `fixed_length`, exactly
+    max_new_tokens each (the end-of-text token is suppressed until then: the energy measurement's workload)."""
     import torch
 
     device = next(model.parameters()).device
@@ -32,6 +35,7 @@ def generate_notes(model, tokenizer, texts: list[str], max_new_tokens: int = 40,
                               add_special_tokens=False).to(device)
             with torch.inference_mode():
                 out = model.generate(**batch, max_new_tokens=max_new_tokens, do_sample=False,
+                                     min_new_tokens=max_new_tokens if fixed_length else None,
                                      pad_token_id=tokenizer.pad_token_id)
             notes += tokenizer.batch_decode(out[:, batch["input_ids"].shape[1]:], skip_special_tokens=True)
     finally:
@@ -75,14 +79,21 @@ def score(tickets: list[dict], notes: list[str]) -> tuple[dict, dict]:
 
 
 def evaluate(run, model, tokenizer, tickets: list[dict], max_new_tokens: int = 40, repeats: int = 3):
-    """Write the notes of tickets that have a reference note, score them and measure the energy.
-    Returns (metrics with J/ticket, energy summary, per-ticket details: ids, notes, quality)."""
-    from helpers.energy import ticket_metrics
+    """Write the notes of tickets that have a reference note and score them (natural length); then measure the
+    energy of writing notes of exactly max_new_tokens tokens for the same tickets.
+    Returns (metrics with J per note and J per generated token, energy summary, per-ticket details)."""
+    from helpers.energy import per_item
 
-    parts, summary = run.measure_per_item("response", [t["text"] for t in tickets],
-                                          lambda texts: generate_notes(model, tokenizer, texts, max_new_tokens), repeats)
-    metrics, details = score(tickets, [note for part in parts for note in part])
-    return {**metrics, **ticket_metrics(summary)}, summary, details
+    texts = [t["text"] for t in tickets]
+    notes = generate_notes(model, tokenizer, texts, max_new_tokens)
+    metrics, details = score(tickets, notes)
+    _, summary = run.measure_per_item("response", texts, lambda part: generate_notes(
+        model, tokenizer, part, max_new_tokens, fixed_length=True), repeats)
+    energy = per_item(summary, "ticket")  # one note per ticket: J per note
+    per_token = energy["joules_per_ticket"] / max_new_tokens if energy["joules_per_ticket"] is not None else None
+    lengths = [len(tokenizer(n, add_special_tokens=False)["input_ids"]) for n in notes]
+    return ({**metrics, **energy, "joules_per_generated_token": per_token, "energy_tokens_per_note": max_new_tokens,
+             "mean_note_tokens": float(np.mean(lengths))}, summary, details)
 
 
 def side_by_side(tickets: list[dict], notes: list[str], rows: int = 3):

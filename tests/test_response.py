@@ -32,6 +32,26 @@ def test_generation_is_bounded_and_batched(tiny_model, tokenizer):
     assert notes == response.generate_notes(tiny_model, tokenizer, texts, max_new_tokens=5, batch_size=1)
 
 
+def test_fixed_length_notes_do_the_same_work_for_every_variant(tiny_model, tokenizer):
+    """The energy workload: max_new_tokens decoding steps per note even where the model stops at once (here a hook
+    makes the end-of-text token win every step)."""
+    steps = []
+
+    def eos_wins(module, inputs, logits):
+        steps.append(1)
+        logits[..., tokenizer.eos_token_id] += 1e4
+        return logits
+
+    hook = tiny_model.lm_head.register_forward_hook(eos_wins)
+    texts = ["SITE_DOWN at NRT123", "fibre cut near the river"]
+    assert response.generate_notes(tiny_model, tokenizer, texts, max_new_tokens=6) == ["", ""]
+    assert len(steps) == 1  # one batch, one step: every note ended
+    steps.clear()
+    response.generate_notes(tiny_model, tokenizer, texts, max_new_tokens=6, fixed_length=True)
+    hook.remove()
+    assert len(steps) == 6
+
+
 def test_encoder_ships_offline_and_normalises():
     vectors = encoder.embed(["mains failure", "power outage at the site", "BGP session down"])
     assert vectors.shape == (3, 384)
