@@ -10,3 +10,7 @@ for _var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE"):
     os.environ[_var] = "1"  # unconditionally: an exported 0 must not switch the network back on
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# No progress bars in the executed notebooks (weight loading in transformers reads the hub's switch; trl's dataset
+# preparation reads datasets'): they carry nothing for a reader. Warnings stay.
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")

@@ -37,6 +37,17 @@ def test_parameters_cell_is_commented_and_fully_readable_by_papermill(name):
 
 
 @pytest.mark.parametrize("name", NOTEBOOKS_IN_ORDER)
+def test_parameter_defaults_are_the_smoke_profile(name):
+    """A notebook run by hand (papermill without -p, or in JupyterLab) writes smoke records with smoke settings."""
+    from helpers.grid import load_profile
+
+    smoke = load_profile("smoke")["params"]
+    defaults = {k: ast.literal_eval(v["default"]) for k, v in papermill.inspect_notebook(str(notebook_path(name))).items()}
+    differ = {k: (v, smoke[k]) for k, v in defaults.items() if k in smoke and v != smoke[k]}
+    assert not differ, f"{name}: defaults differ from configs/smoke.yaml (notebook, profile): {differ}"
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS_IN_ORDER)
 def test_notebook_tells_a_story(name):
     cells = load(name)["cells"]
     markdown = "".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
