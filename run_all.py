@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 import time
 from datetime import datetime, timezone
@@ -90,11 +91,11 @@ def grid_listing(profile_name: str, cells: list[grid.Cell]) -> str:
     return "\n".join(lines + [", ".join(f"{states.count(s)} {s}" for s in ("done", "pending", "N/A"))])
 
 
-def make_executor(args, profile_name: str):
+def make_executor(args, profile_name: str, threads: int):
     if args.executor == "local":
         return execution.LocalExecutor(fresh_kernels=args.fresh_kernels)
     cluster = "slurm" if args.executor == "slurm" else "local"
-    return execution.SubmititExecutor(cluster, profile_name, args.partition, args.time_min, args.gpus)
+    return execution.SubmititExecutor(cluster, profile_name, args.partition, args.time_min, args.gpus, cpus=threads)
 
 
 def write_timings(profile_name: str, executor: str, started: datetime, t0: float, timings: list,
@@ -136,6 +137,9 @@ def main(argv=None) -> int:
         all_cells = grid.expand(profile)
         cells = select(all_cells, args.only, args.start)
         check_dataset(profile["params"])
+        if args.executor == "slurm" and not shutil.which("sbatch"):
+            raise ValueError("--executor slurm needs Slurm's sbatch, and there is none on this machine's PATH; "
+                             "run here with --executor local (the default)")
     except (ValueError, FileNotFoundError) as exc:
         print(f"run_all: {exc}", file=sys.stderr)
         return 2
@@ -157,7 +161,7 @@ def main(argv=None) -> int:
             timings.append((cell, "skipped" if state == "done" else "N/A", 0.0))
             print(f"-- {cell.label} skipped: " + ("done earlier (--force runs it again)" if state == "done" else
                   f"N/A on this hardware: {execution.not_runnable_here(cell, device)}"), flush=True)
-    executor = make_executor(args, name)
+    executor = make_executor(args, name, int(profile["params"].get("threads", 2)))
     print(f"profile {name}: {len(todo)} of {len(cells)} cells to run, {executor.name} executor -> runs/{name}/",
           flush=True)
     for stage in execution.stages(todo):

@@ -174,22 +174,28 @@ class LocalExecutor:
 
 
 class SubmititExecutor:
-    """Cells as submitit jobs. On Slurm each stage is one job array with a GPU per cell, so cells never share a
-    device; submitit's local executor (cluster='local', for tests and single machines) runs them one by one."""
+    """Cells as submitit jobs. On Slurm each stage is one job array with `gpus` GPUs and `cpus` CPUs (the profile's
+    threads) per cell, so cells never share a device or a core; submitit's local executor (cluster='local', for
+    tests and single machines) runs them one by one."""
 
     def __init__(self, cluster: str, profile: str, partition: str | None = None, time_min: int = 120,
-                 gpus: int = 1, parallel: int = 8):
+                 gpus: int = 1, parallel: int = 8, cpus: int = 2):
         import submitit
 
         self.name = "slurm" if cluster == "slurm" else "submitit-local"
         self.executor = submitit.AutoExecutor(folder=runs_dir(profile) / "submitit" / "%j", cluster=cluster)
         self.executor.update_parameters(timeout_min=time_min, gpus_per_node=gpus if cluster == "slurm" else 0,
-                                        slurm_partition=partition, slurm_array_parallelism=parallel)
+                                        cpus_per_task=cpus, slurm_partition=partition, slurm_array_parallelism=parallel)
 
     def run_stage(self, stage: list[grid.Cell], profile: str):
         jobs = [None] * len(stage)  # submitted one at a time below, unless Slurm runs the stage as an array
         if self.name == "slurm":
-            jobs = self.executor.map_array(run_cell, stage, [profile] * len(stage))
+            try:
+                jobs = self.executor.map_array(run_cell, stage, [profile] * len(stage))
+            except Exception as exc:  # sbatch refused the array (unknown partition, limits): its own words
+                lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+                yield stage[0], 0.0, "sbatch: " + next((line for line in lines if "error" in line.lower()), lines[0])
+                return
             print(f"-> {stage[0].notebook}: {len(jobs)} cell(s) as job array {jobs[0].job_id.split('_')[0]}",
                   flush=True)
         for cell, job in zip(stage, jobs):
@@ -200,7 +206,7 @@ class SubmititExecutor:
             try:
                 yield cell, job.result(), None
             except Exception as exc:
-                yield cell, time.perf_counter() - t0, f"{_failure(exc)} (job log: {job.paths.stderr})"
+                yield cell, time.perf_counter() - t0, f"{_failure(exc)} (job {job.job_id}, log: {job.paths.stderr})"
                 return
 
 
