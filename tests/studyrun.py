@@ -13,12 +13,18 @@ def run_all(*args, timeout=900):
                           capture_output=True, text=True, timeout=timeout)
 
 
-def fresh_profile(tmp_path, name, **changes):
-    """A copy of the smoke profile under another name, with its output folders (and their .previous) cleared."""
+def copy_profile(tmp_path, name, **changes):
+    """A copy of the smoke profile under another name (its output folders untouched)."""
     profile = yaml.safe_load((paths.CONFIGS / "smoke.yaml").read_text())
     profile.update(changes)
     path = tmp_path / f"{name}.yaml"
     path.write_text(yaml.safe_dump(profile))
+    return path
+
+
+def fresh_profile(tmp_path, name, **changes):
+    """A copy of the smoke profile under another name, with its output folders (and their .previous) cleared."""
+    path = copy_profile(tmp_path, name, **changes)
     for folder in (paths.data_dir(name), paths.results_dir(name), paths.runs_dir(name), paths.figures_dir(name)):
         shutil.rmtree(folder, ignore_errors=True)
         shutil.rmtree(f"{folder}.previous", ignore_errors=True)
