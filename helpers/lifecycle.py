@@ -133,14 +133,7 @@ def _significant(x: float, digits: int = 3) -> str:
 
 def _readable(x: float) -> str:
     """A plain decimal with two significant digits, never scientific notation: 0.00042, 3.1, 1,200."""
-    if not math.isfinite(x):
-        return "unknown"
-    if x == 0:
-        return "0"
-    if abs(x) >= 100:
-        return f"{x:,.0f}"
-    digits = max(0, 1 - math.floor(math.log10(abs(x))))
-    return f"{x:.{digits}f}"
+    return f"{x:,.0f}" if math.isfinite(x) and abs(x) >= 100 else _significant(x, 2)
 
 
 def short_method(method: str) -> str:
