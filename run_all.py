@@ -128,6 +128,8 @@ def main(argv=None) -> int:
     parser.add_argument("--partition", help="Slurm partition (--executor slurm)")
     parser.add_argument("--time-min", type=int, default=120, help="time limit per cell in minutes (submitit)")
     parser.add_argument("--gpus", type=int, default=1, help="GPUs per cell on Slurm (default 1)")
+    parser.add_argument("--keep-going", action="store_true",
+                        help="after a failed cell, run the remaining ones and list every failure at the end")
     args = parser.parse_args(argv)
     try:
         profile = grid.load_profile(args.profile)
@@ -164,17 +166,22 @@ def main(argv=None) -> int:
     executor = make_executor(args, name, int(profile["params"].get("threads", 2)))
     print(f"profile {name}: {len(todo)} of {len(cells)} cells to run, {executor.name} executor -> runs/{name}/",
           flush=True)
+    failures = []
     for stage in execution.stages(todo):
         for cell, seconds, error in executor.run_stage(stage, name):
             timings.append((cell, "FAILED" if error else "ok", seconds))
             if error:
-                write_timings(name, executor.name, started, t0, timings, whole_grid)
-                print(summary(name, timings))
-                print(f"\nrun_all: {cell.label} failed at {error}\n"
-                      f"executed notebook kept: runs/{name}/{cell.output_name}", file=sys.stderr)
-                return 1
+                failures.append(f"run_all: {cell.label} failed at {error}\n"
+                                f"executed notebook kept: runs/{name}/{cell.output_name}")
+                if not args.keep_going:
+                    break
+        if failures and not args.keep_going:
+            break
     write_timings(name, executor.name, started, t0, timings, whole_grid)
     print(summary(name, timings))
+    if failures:
+        print("\n" + "\n".join(failures), file=sys.stderr)
+        return 1
     owners = execution.record_cell_ids(name)
     done = [runs_dir(name) / c.output_name for c in all_cells if execution.status(name, c, owners) == "done"]
     print(f"\nreport: {report.build_report(name, done)}")

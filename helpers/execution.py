@@ -162,15 +162,18 @@ class LocalExecutor:
         self.fresh_kernels = fresh_kernels
 
     def run_stage(self, stage: list[grid.Cell], profile: str):
-        with nullcontext() if self.fresh_kernels or len(stage) == 1 else warm_kernel() as kernel:
-            for cell in stage:
-                print(f"-> {cell.label} [{cell.id}] {cell.parameters}", flush=True)
-                t0 = time.perf_counter()
-                try:
-                    yield cell, run_cell(cell, profile, kernel), None
-                except Exception as exc:  # papermill keeps the executed notebook; the caller stops the run
-                    yield cell, time.perf_counter() - t0, _failure(exc)
-                    return
+        rest = list(stage)
+        while rest:
+            with nullcontext() if self.fresh_kernels or len(rest) == 1 else warm_kernel() as kernel:
+                while rest:
+                    cell = rest.pop(0)
+                    print(f"-> {cell.label} [{cell.id}] {cell.parameters}", flush=True)
+                    t0 = time.perf_counter()
+                    try:
+                        yield cell, run_cell(cell, profile, kernel), None
+                    except Exception as exc:  # papermill keeps the executed notebook; the caller decides whether
+                        yield cell, time.perf_counter() - t0, _failure(exc)  # to go on, then with a fresh kernel
+                        break
 
 
 class SubmititExecutor:
@@ -207,7 +210,6 @@ class SubmititExecutor:
                 yield cell, job.result(), None
             except Exception as exc:
                 yield cell, time.perf_counter() - t0, f"{_failure(exc)} (job {job.job_id}, log: {job.paths.stderr})"
-                return
 
 
 def _failure(exc) -> str:

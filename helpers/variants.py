@@ -158,11 +158,13 @@ def use_semi_structured(model, precision: str, device: str) -> str:
 
     from helpers.prune import block_linears
 
-    try:
-        for linear in block_linears(model).values():
-            linear.weight = torch.nn.Parameter(to_sparse_semi_structured(linear.weight), requires_grad=False)
+    linears = block_linears(model)
+    try:  # all or none: every weight is converted before any is swapped
+        sparse = {name: to_sparse_semi_structured(linear.weight) for name, linear in linears.items()}
     except Exception as exc:  # e.g. a GPU older than Ampere: fall back, and say why
         return f"semi-structured 2:4 kernel failed ({type(exc).__name__}: {str(exc)[:120]}); dense fallback"
+    for name, linear in linears.items():
+        linear.weight = torch.nn.Parameter(sparse[name], requires_grad=False)
     return "semi-structured 2:4 cuda"
 
 

@@ -1,0 +1,113 @@
+"""2:4 semi-structured sparse matmul against dense, on the model's own linear layers (CUDA only).
+
+    python bench/sparse24_cuda.py [--tokens 256 4096] [--out runs/bench/sparse24_cuda.json]
+
+For each distinct block-linear shape of the model (q/k/v/o, gate/up/down of decoder layer 0), the weight is
+pruned 2:4 by magnitude (helpers.prune), and F.linear on `tokens` input rows is timed with the dense weight and
+with torch.sparse.to_sparse_semi_structured's weight (fp16 and bf16; median of torch.utils.benchmark runs).
+Then the whole model's forward pass over one batch, dense against every block linear swapped
+(helpers.variants.use_semi_structured). Outputs are compared too: the sparse kernel must give the dense result.
+Without CUDA it prints and writes "N/A: reason": PyTorch's semi-structured kernels exist only on CUDA GPUs.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from helpers.paths import ROOT  # noqa: E402
+from helpers.results import write_atomic  # noqa: E402
+
+
+def median_ms(fn) -> float:
+    from torch.utils import benchmark
+
+    return benchmark.Timer(stmt="fn()", globals={"fn": fn}).blocked_autorange(min_run_time=0.5).median * 1e3
+
+
+def linear_rows(model, tokens: list[int], dtypes) -> list[dict]:
+    import torch
+    import torch.nn.functional as F
+    from torch.sparse import to_sparse_semi_structured
+
+    from helpers.prune import block_linears, magnitude_prune
+
+    magnitude_prune(model, 0.5, pattern="2:4")
+    layer0 = {name.split(".", 2)[2]: lin for name, lin in block_linears(model).items() if name.startswith("layers.0.")}
+    rows = []
+    for dtype in dtypes:
+        for name, linear in layer0.items():
+            dense = linear.weight.detach().to(dtype)
+            sparse = to_sparse_semi_structured(dense)
+            for n in tokens:
+                x = torch.randn(n, dense.shape[1], device=dense.device, dtype=dtype)
+                err = (F.linear(x, sparse) - F.linear(x, dense)).abs().max().item()
+                dense_ms, sparse_ms = median_ms(lambda: F.linear(x, dense)), median_ms(lambda: F.linear(x, sparse))
+                rows.append({"layer": name, "shape": list(dense.shape), "dtype": str(dtype).split(".")[-1],
+                             "tokens": n, "dense_ms": round(dense_ms, 4), "sparse_ms": round(sparse_ms, 4),
+                             "speedup": round(dense_ms / sparse_ms, 2), "max_abs_diff": err})
+    return rows
+
+
+def model_rows(batch: int, seq: int, dtypes) -> list[dict]:
+    import torch
+
+    from helpers.models import load_model
+    from helpers.prune import magnitude_prune
+    from helpers.variants import use_semi_structured
+
+    rows = []
+    for precision in dtypes:
+        model, _ = load_model("default", precision, device="cuda")
+        magnitude_prune(model, 0.5, pattern="2:4")
+        ids = torch.randint(0, model.config.vocab_size, (batch, seq), device="cuda")
+        with torch.inference_mode():
+            reference = model(ids).logits.float()
+            dense_ms = median_ms(lambda: model(ids))
+            kernel = use_semi_structured(model, precision, "cuda")
+            diff = (model(ids).logits.float() - reference).abs().max().item()
+            sparse_ms = median_ms(lambda: model(ids))
+        rows.append({"precision": precision, "batch": batch, "seq": seq, "kernel": kernel,
+                     "dense_ms": round(dense_ms, 3), "sparse_ms": round(sparse_ms, 3),
+                     "speedup": round(dense_ms / sparse_ms, 2), "max_abs_logit_diff": diff})
+        del model
+    return rows
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tokens", type=int, nargs="+", default=[256, 4096])
+    parser.add_argument("--batch", type=int, default=16, help="tickets per forward in the whole-model timing")
+    parser.add_argument("--seq", type=int, default=256, help="tokens per ticket in the whole-model timing")
+    parser.add_argument("--out", type=Path, default=ROOT / "runs" / "bench" / "sparse24_cuda.json")
+    args = parser.parse_args(argv)
+    import torch
+
+    if not torch.cuda.is_available():
+        doc = {"result": "N/A: no CUDA device; PyTorch's 2:4 semi-structured sparse kernels run only on CUDA GPUs"}
+        print(doc["result"])
+    else:
+        from helpers.models import load_model
+
+        model, _ = load_model("default", "fp32", device="cuda")
+        doc = {"device": torch.cuda.get_device_name(0), "torch": torch.__version__,
+               "linears": linear_rows(model, args.tokens, (torch.float16, torch.bfloat16)),
+               "model": model_rows(args.batch, args.seq, ("fp16", "bf16"))}
+        del model
+        print(f"{doc['device']}, torch {doc['torch']}: F.linear, dense vs 2:4 semi-structured (median ms)")
+        for r in doc["linears"]:
+            print(f"  {r['layer']:<18} {str(r['shape']):<12} {r['dtype']:<9} {r['tokens']:>5} tokens  "
+                  f"dense {r['dense_ms']:.4f}  2:4 {r['sparse_ms']:.4f}  x{r['speedup']}  |diff| {r['max_abs_diff']:.2g}")
+        for r in doc["model"]:
+            print(f"  whole model {r['precision']} {r['batch']}x{r['seq']}: dense {r['dense_ms']} ms, "
+                  f"2:4 {r['sparse_ms']} ms, x{r['speedup']} ({r['kernel']}; |logit diff| {r['max_abs_logit_diff']:.2g})")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(args.out, json.dumps(doc, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
