@@ -113,7 +113,10 @@ class Nvml:
         self._start = self._read()
 
     def stop(self) -> float:
-        return (self._read() - self._start) / 1000
+        millijoules = self._read() - self._start
+        if millijoules <= 0:  # a window shorter than the counter's update period: unknown, not 0 J
+            raise Unavailable("the counter did not advance (window shorter than its update period)")
+        return millijoules / 1000
 
 
 class CodeCarbon:
@@ -153,10 +156,11 @@ class CodeCarbon:
         return float(data.energy_consumed) * 3.6e6  # kWh -> J
 
 
-def default_meters(codecarbon_dir: Path | None = None) -> list:
-    """Every meter worth trying here: NVML on CUDA, RAPL, CodeCarbon (when given a folder), the CPU model."""
+def default_meters(codecarbon_dir: Path | None = None, gpu: bool = True) -> list:
+    """Every meter worth trying here: NVML on CUDA (unless `gpu` is False: work that uses no GPU, where the board's
+    counter would only show its idle draw), RAPL, CodeCarbon (when given a folder), the CPU model."""
     meters = []
-    torch = _cuda_torch()
+    torch = _cuda_torch() if gpu else None
     if torch is not None:
         meters.append(_try(lambda: Nvml(torch.cuda.current_device()), "nvml"))
     meters.append(Rapl())
@@ -215,9 +219,10 @@ def best_reading(readings: list[dict]) -> dict | None:
 
 
 @contextmanager
-def measure(name: str, meters: list | None = None, codecarbon_dir: Path | None = None):
-    """Measure the enclosed block with every meter; yields a Window filled on exit."""
-    meters = default_meters(codecarbon_dir) if meters is None else meters
+def measure(name: str, meters: list | None = None, codecarbon_dir: Path | None = None, gpu: bool = True):
+    """Measure the enclosed block with every meter; yields a Window filled on exit. `gpu=False` for CPU-only work
+    (classical baselines) on a GPU machine: the GPU board's counter is then not read."""
+    meters = default_meters(codecarbon_dir, gpu) if meters is None else meters
     window, started, failed = Window(name), [], {}
     _cuda_sync()
     for meter in meters:

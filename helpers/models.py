@@ -187,7 +187,10 @@ def weight_bytes(model) -> int:
 
     def add(value):
         nonlocal total
-        if isinstance(value, torch.Tensor):
+        if isinstance(value, torch.Tensor) and hasattr(value, "__tensor_flatten__"):  # a wrapper such as a 2:4
+            for name in value.__tensor_flatten__()[0]:  # semi-structured weight: count the tensors it holds
+                add(getattr(value, name))
+        elif isinstance(value, torch.Tensor):
             key = (value.untyped_storage().data_ptr(), value.storage_offset(), value.numel())
             if key not in seen:
                 seen.add(key)

@@ -156,11 +156,12 @@ class Run:
         """CodeCarbon's CSV goes to the run folder, never the working directory."""
         return runs_dir(self.profile) / "codecarbon"
 
-    def measure(self, name: str):
-        """A measurement window with every meter available here (helpers.energy.measure)."""
+    def measure(self, name: str, gpu: bool = True):
+        """A measurement window with every meter available here (helpers.energy.measure); gpu=False for work
+        that runs on the CPU only, so a GPU machine's board counter does not stand in for it."""
         from helpers.energy import measure
 
-        return measure(name, codecarbon_dir=self.codecarbon_dir)
+        return measure(name, codecarbon_dir=self.codecarbon_dir, gpu=gpu)
 
     def measure_per_item(self, name: str, items: list, work, chunks: int = 3):
         """Measure work over items in chunks (helpers.energy.measure_per_item); returns (outputs, summary)."""

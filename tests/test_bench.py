@@ -1,5 +1,6 @@
 """The benchmark's pieces run on the tiny model and give complete, positive figures (no timing assertions)."""
 import importlib.util
+import json
 from pathlib import Path
 
 import pytest
@@ -53,3 +54,25 @@ def test_pieces_and_report_on_the_tiny_model(bench, tiny_model, tokenizer, tmp_p
     for section in ("## 1.", "## 2.", "## 2-3.", "## 4.", "## 5.", "## Targets", "modelled, not metered"):
         assert section in text
     assert "| fp32 | dense |" in text and "| bf16 | dense |" in text and "not run" in text
+
+
+def load_script(name):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "bench" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_sparse24_bench_says_na_without_cuda(tmp_path):
+    out = tmp_path / "s24.json"
+    assert load_script("sparse24_cuda").main(["--out", str(out)]) == 0
+    assert json.loads(out.read_text())["result"].startswith("N/A: no CUDA device")
+
+
+def test_published_gpu_run_readme_is_generated_from_its_records():
+    """reference/gpu-smoke-h200/README.md is what bench/gpu_reference.py renders from the folder's records."""
+    folder = ROOT / "reference" / "gpu-smoke-h200"
+    text = load_script("gpu_reference").render(folder, (folder / "COMMIT").read_text().strip())
+    assert text == (folder / "README.md").read_text()
+    assert "NVIDIA H200" in text and "nvml" in json.loads(next((folder / "records").glob("06_*fp32.json")).read_text())[
+        "metrics"]["energy_method"]

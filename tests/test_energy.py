@@ -66,6 +66,26 @@ def test_nvml_style_counter_difference_becomes_joules():
     assert window.joules() == pytest.approx(50.0) and cpu["method"] == energy.CPU_MODEL_METHOD
 
 
+def test_nvml_counter_that_did_not_advance_is_unknown_not_zero():
+    nvml = object.__new__(energy.Nvml)  # the real class, its counter read replaced
+    nvml._read = lambda: 12_345
+    with energy.measure("response", meters=[nvml, energy.CpuTimeModel()]) as window:
+        busy(0.02)
+    gpu, cpu = window.readings
+    assert gpu["joules"] is None and "did not advance" in gpu["method"]
+    assert window.joules() == cpu["joules"] > 0
+
+
+def test_cpu_only_work_does_not_read_the_gpu_counter(monkeypatch):
+    class FakeCuda:  # a machine with a GPU, as the meters see it
+        cuda = type("cuda", (), {"current_device": staticmethod(lambda: 0)})
+
+    monkeypatch.setattr(energy, "_cuda_torch", lambda: FakeCuda)
+    monkeypatch.setattr(energy, "Nvml", lambda index: FakeMeter("nvml", [0.0, 80.0]))
+    assert [m.name for m in energy.default_meters()][0] == "nvml"
+    assert "nvml" not in [m.name for m in energy.default_meters(gpu=False)]
+
+
 def test_meter_failing_mid_window_is_unavailable_not_zero():
     nvml = FakeMeter("nvml", [1.0, RuntimeError("GPU lost")])
     with energy.measure("inference", meters=[nvml, energy.CpuTimeModel()]) as window:

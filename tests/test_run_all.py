@@ -32,6 +32,15 @@ def test_failing_notebook_is_named_and_kept(tmp_path):
     assert (paths.runs_dir("pytest-fail") / "02_baseline.ipynb").is_file()
 
 
+def test_keep_going_runs_the_other_cells_and_lists_every_failure(tmp_path):
+    profile = fresh_profile(tmp_path, "pytest-keep-going")  # no data: every cell below fails on its own
+    result = run_all("--profile", str(profile), "--only", "02_baseline,03_prune", "--keep-going", timeout=300)
+    assert result.returncode == 1
+    failed = [line for line in result.stderr.splitlines() if line.startswith("run_all: ")]
+    assert [line.split()[1] for line in failed] == ["02_baseline", "03_prune[magnitude50]", "03_prune[wanda-2of4]"]
+    assert "FAILED" in result.stdout  # the summary table lists them too
+
+
 @pytest.mark.slow
 def test_smoke_profile_runs_all_seven_notebooks(tmp_path):
     name = "pytest-smoke"

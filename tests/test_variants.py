@@ -69,6 +69,17 @@ def test_precisions_load_a_small_saved_model(tiny_model, tokenizer, tmp_path, pr
         assert models.weight_bytes(model) < models.weight_bytes(tiny_model)
 
 
+def test_weight_bytes_counts_the_tensors_inside_a_wrapper_tensor():
+    """A 2:4 semi-structured weight (CUDA) is a wrapper tensor with no storage of its own; TwoTensor is one on CPU."""
+    from torch.testing._internal.two_tensor import TwoTensor
+
+    layer = torch.nn.Linear(8, 4, bias=False)
+    plain = models.weight_bytes(layer)
+    layer.weight = torch.nn.Parameter(TwoTensor(layer.weight.detach(), layer.weight.detach().clone()),
+                                      requires_grad=False)
+    assert models.weight_bytes(layer) == 2 * plain
+
+
 def test_merging_an_adapter_keeps_the_outputs_and_the_pruned_zeros(tokenizer):
     from peft import LoraConfig, get_peft_model
 
