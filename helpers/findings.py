@@ -2,11 +2,14 @@
 records (numbers with intervals and the energy method), never typed. Each function returns Markdown text."""
 from __future__ import annotations
 
+from collections import Counter
+
+from helpers import paths, ticket_files
 from helpers.lifecycle import short_method
 from helpers.ranking import compare_in_profile
 from helpers.results import load_record, load_records
 
-SMOKE = " *Smoke profile: too few tickets and steps to conclude anything; it checks the plumbing.*"
+SMOKE = " *Smoke-sized profile: too few tickets and steps to conclude anything; it checks the plumbing.*"
 
 
 def _ci(m: dict, metric: str = "macro_f1") -> str:
@@ -31,7 +34,64 @@ def _energy(m: dict) -> str:
 
 
 def _end(profile: str, text: str) -> str:
-    return text + (SMOKE if profile == "smoke" else "")
+    return text + (SMOKE if "smoke" in profile else "")  # smoke, gpu-smoke and the tests' copies
+
+
+def _joules(record: dict) -> str:
+    reading = next((e for e in record["energy"] if e["joules"] is not None), None)  # most trusted first
+    return f"{reading['joules']:.3g} J ({short_method(reading['method'])})" if reading else "energy unavailable"
+
+
+def data(profile: str) -> str:
+    """Notebook 1: which tickets, how balanced, how hard for a keyword rule and a classical classifier."""
+    m = load_record(profile, "01_data", "data", "tickets")["metrics"]
+    counts = Counter(t["root_cause"] for t in ticket_files.load_split(paths.data_dir(profile), "train"))
+    top, rare = counts.most_common()[0], counts.most_common()[-1]
+    return _end(profile, (
+        f"{m['n_train']} training, {m['n_validation']} validation and {m['n_test']} test tickets over {m['n_classes']} "
+        f"root causes. The training split is long-tailed: {top[0]} is {top[1] / sum(counts.values()):.0%} of it, "
+        f"{rare[0]} {rare[1] / sum(counts.values()):.0%}. On the test split a keyword rule reaches macro-F1 "
+        f"{m['keyword_rule_macro_f1']:.2f} and TF-IDF + logistic regression {m['tfidf_logreg_macro_f1']:.2f} "
+        f"(point estimates; notebook 2 gives their intervals): the bar an LLM variant has to clear."))
+
+
+def pruning(profile: str, variant: str) -> str:
+    """Notebook 3: how much perplexity this pruning run cost, at what one-off energy, and whether it saves anything."""
+    record = load_record(profile, "03_prune", "compression", variant)
+    m, spec = record["metrics"], record["spec"]
+    share = (f"{m['sparsity_min']:.0%}" if round(m["sparsity_min"], 2) == round(m["sparsity_max"], 2) else
+             f"{m['sparsity_min']:.0%} to {m['sparsity_max']:.0%}")
+    checked = "the 2:4 pattern" if spec["pattern"] == "2:4" else "the share of zeros"
+    return _end(profile, (
+        f"{spec['method'].capitalize()} pruning ({spec['pattern']}) zeroed {share} of every block linear's weights "
+        f"({checked} {'verified' if m['pattern_verified'] else 'NOT verified'} in every layer). Perplexity "
+        f"on held-out tickets went from {m['perplexity_dense']:.1f} (dense) to {m['perplexity']:.1f} "
+        f"({m['perplexity'] / m['perplexity_dense']:.1f}×). The pruning run, calibration included, took "
+        f"{_joules(record)}. The zeros still run on dense kernels here ({record['kernel'].removesuffix(' (pruning run)')}): "
+        f"notebook 4 measures "
+        f"speed and notebook 6 what is left of the task."))
+
+
+def quantization(profile: str, variant: str) -> str:
+    """Notebook 4: footprint, speed and perplexity of this variant against fp32's, with the kernel that ran."""
+    record = load_record(profile, "04_quantize", "compression", variant)
+    m = record["metrics"]
+    if not m:
+        return _end(profile, f"{variant} does not run on this machine: {record['kernel']}.")
+    try:
+        ref = load_record(profile, "04_quantize", "compression", "fp32")["metrics"]
+    except FileNotFoundError:
+        ref = {}
+    def against(key, fmt, scale=1):
+        return f" (fp32: {ref[key] / scale:{fmt}})" if ref.get(key) and variant != "fp32" else ""
+
+    return _end(profile, (
+        f"{variant} runs on {record['kernel']}. Its weights take {m['weight_bytes'] / 1e6:.0f} MB in memory"
+        f"{against('weight_bytes', '.0f', 1e6)}, perplexity on held-out tickets is {m['perplexity']:.1f}"
+        f"{against('perplexity', '.1f')}, a forward pass over {m['latency_batch_tokens']} tokens takes "
+        f"{m['latency_s_median']:.3g} s{against('latency_s_median', '.3g')} and greedy generation "
+        f"{m['generate_tokens_per_s']:.3g} tokens/s{against('generate_tokens_per_s', '.3g')}. Loading at this "
+        f"precision took {_joules(record)}. Whether the task survives is notebook 6's question."))
 
 
 def baseline(profile: str) -> str:

@@ -71,4 +71,30 @@ def test_analysis_finding_recommends_a_working_variant_and_says_when_a_classical
     assert "A classical model (minilm-logreg) does at least as well on these tickets for less energy per ticket " \
            "(0.3 J): it would do." in text
     nothing = findings.analysis("smoke", ranked.assign(recommendable=False), paired, 0.5, summary)
-    assert "No LLM variant does the task" in nothing and "Smoke profile" in nothing
+    assert "No LLM variant does the task" in nothing and "Smoke-sized profile" in nothing
+
+
+def test_data_pruning_and_quantization_findings_come_from_their_records(records):
+    write_record(NAME, "01_data", "data", "tickets", {"n_train": 60, "n_validation": 60, "n_test": 60, "n_classes": 3,
+                 "keyword_rule_macro_f1": 0.41, "tfidf_logreg_macro_f1": 0.62}, [], "none (no model)", {})
+    assert findings.data(NAME).startswith("60 training, 60 validation and 60 test tickets over 3 root causes")
+    assert "a keyword rule reaches macro-F1 0.41 and TF-IDF + logistic regression 0.62" in findings.data(NAME)
+
+    reading = [{"method": "cpu-time model (modelled)", "joules": 12.5, "duration_s": 1.0}]
+    write_record(NAME, "03_prune", "compression", "fp32-wanda-2of4", {
+        "sparsity_target": 0.5, "sparsity_min": 0.5, "sparsity_max": 0.5, "pattern_verified": True,
+        "perplexity_dense": 50.0, "perplexity": 150.0}, reading, "dense fp32 cpu (pruning run)", {},
+        extra={"spec": {"method": "wanda", "pattern": "2:4", "sparsity": 0.5}})
+    text = findings.pruning(NAME, "fp32-wanda-2of4")
+    assert text.startswith("Wanda pruning (2:4) zeroed 50% of every block linear's weights (the 2:4 pattern verified")
+    assert "from 50.0 (dense) to 150.0 (3.0×)" in text and "took 12.5 J (" in text and "(dense fp32 cpu)" in text
+
+    write_record(NAME, "04_quantize", "compression", "int8", {}, [], "N/A: bnb int8 needs CUDA", {})
+    assert findings.quantization(NAME, "int8").startswith("int8 does not run on this machine: N/A: bnb int8 needs CUDA")
+    for variant, size, ppl in (("fp32", 500e6, 50.0), ("bf16", 250e6, 50.5)):
+        write_record(NAME, "04_quantize", "compression", variant, {
+            "weight_bytes": size, "perplexity": ppl, "latency_batch_tokens": 600, "latency_s_median": 0.5,
+            "generate_tokens_per_s": 10.0}, reading, f"dense {variant} cpu", {})
+    text = findings.quantization(NAME, "bf16")
+    assert "Its weights take 250 MB in memory (fp32: 500), perplexity on held-out tickets is 50.5 (fp32: 50.0)" in text
+    assert "Smoke" not in text

@@ -56,3 +56,6 @@ def test_notebook_tells_a_story(name):
         assert part in markdown, f"{name} lacks {part}"
     code = [c for c in cells if c["cell_type"] == "code" and "parameters" not in c.get("metadata", {}).get("tags", [])]
     assert max(len(c["source"]) for c in code) <= 15, f"{name}: keep code cells short, move logic to helpers"
+    finding = next(i for i, c in enumerate(cells) if "".join(c["source"]).startswith("## Finding"))
+    assert "findings." in "".join(cells[finding + 1]["source"]), f"{name}: the Finding is generated from records"
+    assert any("aveat" in "".join(c["source"]) for c in cells[finding:]), f"{name}: the Caveat follows the Finding"
