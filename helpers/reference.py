@@ -11,13 +11,14 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+from pathlib import Path
 
 import pandas as pd
 
 from helpers.energy import how_obtained
 from helpers.lifecycle import to_markdown
 from helpers.paths import ROOT, figures_dir, results_dir, runs_dir
-from helpers.results import load_records, write_atomic
+from helpers.results import load_records, write_atomic, write_folder_atomic
 
 START, END = "<!-- reference:start -->", "<!-- reference:end -->"
 DATA_START, DATA_END = "<!-- data-baselines:start -->", "<!-- data-baselines:end -->"
@@ -27,6 +28,7 @@ FIGURES = {"pareto": "quality against joules per ticket; the Pareto front is the
 COLUMNS = ["variant", "role", "RCA macro-F1", "task check", "response quality", "J per ticket", "vs baseline",
            "Wh per 1,000 tickets", "energy counts", "payback", "rank (R)", "energy method"]
 TARGET = ROOT / "figures" / "reference"
+PUBLISHED = ROOT / "reference"  # executed notebooks of reference runs, committed so readers need not run anything
 
 
 def headline(profile: str) -> pd.DataFrame:
@@ -104,7 +106,8 @@ def run_facts(profile: str, cells=None) -> str:
 def section(profile: str, cells=None) -> str:
     figures = "\n".join(f"![{name}: {text}](figures/reference/{name}.png)" for name, text in FIGURES.items())
     table, text = quality(profile)
-    return (f"{START}\n{run_facts(profile, cells)}\n\n**Task quality** (RCA, every system on the same test tickets):\n\n"
+    return (f"{START}\n{run_facts(profile, cells)} Every executed notebook of this run, with its outputs and Finding: "
+            f"[reference/{profile}/](reference/{profile}/README.md).\n\n**Task quality** (RCA, every system on the same test tickets):\n\n"
             f"{to_markdown(table)}\n{text}\n\n**Energy and ranking:**\n\n{to_markdown(headline(profile))}\n{figures}\n\n"
             f"Regenerate with `make reference` (runs the default profile, then `python -m helpers.reference`).\n{END}")
 
@@ -146,6 +149,25 @@ def _replace_between(path, start: str, end: str, new: str) -> None:
     write_atomic(path, text[:text.index(start)] + new + text[text.index(end) + len(end):])
 
 
+def publish_notebooks(profile: str, target=None, cells=None) -> Path:
+    """Copy the executed notebooks of the profile's finished cells (configs/<profile>.yaml expanded, unless `cells`
+    are given) to reference/<profile>/, in grid order, with an index page; GitHub renders them."""
+    from helpers.grid import expand, load_profile
+
+    cells = [c for c in cells or expand(load_profile(profile)) if (runs_dir(profile) / "done" / f"{c.id}.json").is_file()]
+
+    def save(folder: Path) -> None:
+        folder.mkdir(parents=True)
+        for cell in cells:
+            shutil.copy2(runs_dir(profile) / cell.output_name, folder / cell.output_name)
+        lines = [f"# Executed notebooks of the `{profile}` reference run", "",
+                 f"{run_facts(profile, cells)}", "", "Written by `make reference` (`python -m helpers.reference`); "
+                 "the code cells are those of `notebooks/` (a test checks it), the outputs are this run's.", ""]
+        write_atomic(folder / "README.md", "\n".join(lines + [f"- [{c.label}]({c.output_name})" for c in cells]) + "\n")
+
+    return write_folder_atomic(Path(target or PUBLISHED / profile), save)
+
+
 def update_readme(profile: str, readme=ROOT / "README.md", target=TARGET, cells=None) -> None:
     """Copy the key figures to figures/reference/ and rewrite the README between the reference markers."""
     _check_markers(readme, START, END)
@@ -162,5 +184,6 @@ if __name__ == "__main__":
     profile = parser.parse_args().profile
     _check_markers(ROOT / "data" / "README.md", DATA_START, DATA_END)
     update_readme(profile)
+    publish_notebooks(profile)
     _replace_between(ROOT / "data" / "README.md", DATA_START, DATA_END, data_baselines(profile))
-    print("README.md reference results and data/README.md baselines updated")
+    print(f"README.md reference results, reference/{profile}/ notebooks and data/README.md baselines updated")

@@ -147,6 +147,15 @@ class Run:
     threads: int | None = None
     seed: int | None = None
 
+    @classmethod
+    def from_parameters(cls, notebook: str, namespace: dict, threads: int | None = None, seed: int | None = None):
+        """The Run of a notebook execution, its params read from `namespace` (the notebook's globals()) under every
+        name its parameters cell declares: that cell is the one list of parameters, papermill's values included."""
+        from helpers.grid import declared_parameters
+
+        params = {name: namespace[name] for name in declared_parameters(notebook)}
+        return cls(notebook, params["profile"], params, threads, seed)
+
     def write(self, phase: str, variant: str, metrics: dict, energy, kernel: str, **extra) -> Path:
         return write_record(self.profile, self.notebook, phase, variant, metrics, energy, kernel, self.params,
                             self.threads, self.seed, extra)

@@ -67,6 +67,18 @@ def test_readme_section_is_rewritten_from_the_run(finished_run, tmp_path):
         assert f"(figures/reference/{name}.png)" in text and (tmp_path / "figures" / f"{name}.png").is_file()
 
 
+def test_executed_notebooks_are_published_in_grid_order_with_an_index(finished_run, tmp_path):
+    cells = grid.expand(grid.load_profile("smoke"))
+    for cell in cells[:3]:  # the finished ones
+        (paths.runs_dir(NAME) / cell.output_name).write_text(f'{{"cells": [], "label": "{cell.label}"}}')
+    folder = reference.publish_notebooks(NAME, tmp_path / "published", cells)
+    assert sorted(p.name for p in folder.glob("*.ipynb")) == sorted(c.output_name for c in cells[:3])
+    index = (folder / "README.md").read_text()
+    assert [line for line in index.splitlines() if line.startswith("- [")] == [
+        f"- [{c.label}]({c.output_name})" for c in cells[:3]]
+    assert "3 cells, 10 min of notebook time" in index
+
+
 def test_readme_without_markers_is_left_alone(finished_run, tmp_path):
     readme = tmp_path / "README.md"
     readme.write_text("# Study\n")

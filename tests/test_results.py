@@ -20,6 +20,18 @@ def test_record_has_required_fields(tmp_path, monkeypatch):
     assert results.load_records("p")[0]["variant"] == "fp32"
 
 
+def test_run_params_are_the_parameters_cell_with_this_executions_values():
+    import ast
+
+    from helpers.grid import declared_parameters
+
+    declared = declared_parameters("06_rca_eval")
+    namespace = {name: ast.literal_eval(p["default"]) for name, p in declared.items()}
+    namespace.update(profile="p", n_eval=30, model=object())  # papermill's injected value; a variable of the notebook
+    run = results.Run.from_parameters("06_rca_eval", namespace, threads=2, seed=0)
+    assert list(run.params) == list(declared) and run.params["n_eval"] == 30 and run.profile == "p"
+
+
 def test_energy_reading_without_method_is_refused(tmp_path, monkeypatch):
     monkeypatch.setattr(results, "results_dir", lambda profile: tmp_path / profile)
     with pytest.raises(ValueError, match="method"):
