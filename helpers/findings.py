@@ -82,6 +82,9 @@ def quantization(profile: str, variant: str) -> str:
         ref = load_record(profile, "04_quantize", "compression", "fp32")["metrics"]
     except FileNotFoundError:
         ref = {}
+    plain = (f", a plain fp32 load of the same weights {m['plain_load_joules']:.3g} J: the one-off conversion is the "
+             "difference" if m.get("plain_load_joules") is not None else "")
+
     def against(key, fmt, scale=1):
         return f" (fp32: {ref[key] / scale:{fmt}})" if ref.get(key) and variant != "fp32" else ""
 
@@ -91,7 +94,7 @@ def quantization(profile: str, variant: str) -> str:
         f"{against('perplexity', '.1f')}, a forward pass over {m['latency_batch_tokens']} tokens takes "
         f"{m['latency_s_median']:.3g} s{against('latency_s_median', '.3g')} and greedy generation "
         f"{m['generate_tokens_per_s']:.3g} tokens/s{against('generate_tokens_per_s', '.3g')}. Loading at this "
-        f"precision took {_joules(record)}. Whether the task survives is notebook 6's question."))
+        f"precision took {_joules(record)}{plain}. Whether the task survives is notebook 6's question."))
 
 
 def baseline(profile: str) -> str:

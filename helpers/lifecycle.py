@@ -15,7 +15,8 @@ J_PER_KWH = 3.6e6
 
 
 def one_off_joules(records: list[dict], spec: dict) -> dict:
-    """Energy spent once to produce a variant: pruning (with calibration), quantization/conversion, fine-tuning.
+    """Energy spent once to produce a variant: pruning (with calibration), conversion to its precision (not the
+    model load every variant pays), fine-tuning.
 
     The prune notebook's record belongs to every variant pruned the same way; fine-tuning to the variant
     with the same precision and pruning. A step the variant needs whose record is missing makes its total
@@ -28,9 +29,11 @@ def one_off_joules(records: list[dict], spec: dict) -> dict:
     missing = []
 
     def total(notebook, keys):
-        found = [_joules(r) for r in records if r["notebook"] == notebook and matches(r, keys)]
+        found = [_work_joules(r) for r in records if r["notebook"] == notebook and matches(r, keys)]
         if not found:
             missing.append(f"no {notebook} record")
+        elif any(math.isnan(j) for j in found):
+            missing.append(f"no energy reading in {notebook}")
         return sum(found) if found else math.nan
 
     pruning = ("method", "sparsity", "pattern")
@@ -40,6 +43,17 @@ def one_off_joules(records: list[dict], spec: dict) -> dict:
     if spec.get("finetune", "none") != "none":
         out["finetune_j"] = total("05_finetune", ("precision", *pruning, "finetune"))
     return {**out, "one_off_unknown": "; ".join(missing)}
+
+
+def _work_joules(record: dict) -> float:
+    """The one-off work in a record. Notebook 4's window loads the weights at the variant's precision; the load
+    itself, which every variant pays, is taken off (its `plain_load_joules`: the same weights loaded in fp32), so
+    what is left is the conversion. A conversion below the two loads' spread reads 0 J."""
+    joules = _joules(record)
+    if record["notebook"] != "04_quantize":
+        return joules
+    plain = record["metrics"].get("plain_load_joules")
+    return math.nan if plain is None else max(0.0, joules - plain)
 
 
 def _joules(record: dict) -> float:

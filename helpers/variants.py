@@ -95,17 +95,23 @@ def unsupported_here(variant: Variant, device: str | None = None) -> str | None:
     return unsupported(variant.precision, device or pick_device())
 
 
+def weights_source(variant: Variant, profile: str, model_path="default"):
+    """The weights a variant starts from: the pruned copy notebook 3 saved, or the model itself."""
+    if not variant.pruned:
+        return model_path
+    source = pruned_dir(profile, variant)
+    if not (source / "config.json").is_file():
+        raise FileNotFoundError(f"{source} not found: run notebooks/03_prune.ipynb with method={variant.method} "
+                                f"sparsity={variant.sparsity} pattern={variant.pattern} for profile {profile!r} first")
+    return source
+
+
 def load_variant(variant: Variant, profile: str, model_path="default", with_adapter: bool = True,
                  for_training: bool = False):
     """Rebuild a variant: pruned weights (if any) from the prune notebook, precision at load time, LoRA adapter
     (if any) from the fine-tune notebook, and 2:4 sparse kernels where the hardware has them.
     Returns (model, tokenizer, kernel description). Missing inputs name the notebook to run."""
-    source = model_path
-    if variant.pruned:
-        source = pruned_dir(profile, variant)
-        if not (source / "config.json").is_file():
-            raise FileNotFoundError(f"{source} not found: run notebooks/03_prune.ipynb with method={variant.method} "
-                                    f"sparsity={variant.sparsity} pattern={variant.pattern} for profile {profile!r} first")
+    source = weights_source(variant, profile, model_path)
     adapter = None
     if with_adapter and variant.finetune != "none":
         adapter = adapter_dir(profile, variant)

@@ -94,7 +94,8 @@ def test_data_pruning_and_quantization_findings_come_from_their_records(records)
     for variant, size, ppl in (("fp32", 500e6, 50.0), ("bf16", 250e6, 50.5)):
         write_record(NAME, "04_quantize", "compression", variant, {
             "weight_bytes": size, "perplexity": ppl, "latency_batch_tokens": 600, "latency_s_median": 0.5,
-            "generate_tokens_per_s": 10.0}, reading, f"dense {variant} cpu", {})
+            "generate_tokens_per_s": 10.0, "plain_load_joules": 9.0}, reading, f"dense {variant} cpu", {})
     text = findings.quantization(NAME, "bf16")
     assert "Its weights take 250 MB in memory (fp32: 500), perplexity on held-out tickets is 50.5 (fp32: 50.0)" in text
+    assert "took 12.5 J (" in text and "a plain fp32 load of the same weights 9 J: the one-off conversion" in text
     assert "Smoke" not in text

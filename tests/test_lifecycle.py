@@ -43,9 +43,11 @@ def test_a_variant_that_does_not_do_the_task_is_never_recommended():
     assert sweep[sweep.winner].set_index("w")["variant"].to_dict() == {0.0: "lora", 0.5: "bf16", 1.0: "bf16"}
 
 
-def record(notebook, spec, joules):
+def record(notebook, spec, joules, plain_load=0.0):
+    """A record whose best reading is `joules`; notebook 4's also carry the plain fp32 load's joules."""
     return {"notebook": notebook, "spec": spec, "energy": [{"method": "m", "joules": None, "duration_s": 1},
-                                                          {"method": "m2", "joules": joules, "duration_s": 1}]}
+                                                          {"method": "m2", "joules": joules, "duration_s": 1}],
+            "metrics": {"plain_load_joules": plain_load} if notebook == "04_quantize" else {}}
 
 
 SPEC = {"precision": "bf16", "method": "magnitude", "sparsity": 0.5, "finetune": "lora"}
@@ -55,7 +57,7 @@ def test_one_off_energy_collects_the_variants_runs():
     records = [
         record("03_prune", {"precision": "fp32", "method": "magnitude", "sparsity": 0.5, "finetune": "none"}, 100.0),
         record("03_prune", {"precision": "fp32", "method": "magnitude", "sparsity": 0.7, "finetune": "none"}, 999.0),
-        record("04_quantize", {**SPEC, "finetune": "none"}, 10.0),
+        record("04_quantize", {**SPEC, "finetune": "none"}, 14.0, plain_load=4.0),  # 10 J of conversion
         record("04_quantize", {**SPEC, "precision": "nf4", "finetune": "none"}, 999.0),
         record("05_finetune", SPEC, 1000.0),
         record("05_finetune", {**SPEC, "method": "none", "sparsity": 0.0}, 999.0),
@@ -65,6 +67,14 @@ def test_one_off_energy_collects_the_variants_runs():
     two_of_four = record("03_prune", {"precision": "fp32", "method": "magnitude", "sparsity": 0.5, "pattern": "2:4",
                                       "finetune": "none"}, 5000.0)
     assert lifecycle.one_off_joules(records + [two_of_four], SPEC)["compression_j"] == 110.0  # other pattern
+
+
+def test_the_load_every_variant_pays_is_not_one_off_work():
+    dense = {"precision": "bf16", "method": "none", "sparsity": 0.0, "finetune": "none"}
+    assert lifecycle.one_off_joules([record("04_quantize", dense, 50.0, plain_load=48.0)], dense)["compression_j"] == 2.0
+    assert lifecycle.one_off_joules([record("04_quantize", dense, 47.0, plain_load=48.0)], dense)["compression_j"] == 0.0
+    out = lifecycle.one_off_joules([record("04_quantize", dense, 50.0, plain_load=None)], dense)
+    assert math.isnan(out["compression_j"]) and out["one_off_unknown"] == "no energy reading in 04_quantize"
 
 
 def test_a_missing_one_off_record_is_unknown_not_free():
