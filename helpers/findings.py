@@ -149,9 +149,52 @@ def evaluation(profile: str, variant: str) -> str:
         f"same tickets: {_gap(row)}. RCA costs {_energy(m)}."))
 
 
-def analysis(profile: str, ranked, paired, w: float, summary, classical=("tfidf-logreg", "minilm-logreg")) -> str:
+SIXTEEN_BIT = ("bf16", "fp16")
+
+
+def versus_paper(ranked, records: list[dict]) -> str:
+    """Whether this run agrees with the paper's two findings (arXiv 2503.17783): 16-bit gives the best balance in
+    fine-tuning and in inference; 16-bit with 2:4 pruning is the best overall. From the ranking (`ranked`, best R
+    first), the fine-tuning records and the kernels that ran; where it disagrees, it says why."""
+    candidates = ranked[ranked.llm & ranked.recommendable]
+    tuned = sorted((r["metrics"]["joules_per_training_token"], r["spec"]["precision"]) for r in records
+                   if r["notebook"] == "05_finetune" and r["metrics"].get("joules_per_training_token") is not None)
+    text = "Against the paper's findings: "
+    if tuned:
+        cheapest = tuned[0][1]
+        text += (f"fine-tuning costs the fewest joules per training token at {cheapest} ("
+                 + ", ".join(f"{p} {j:.3g} J" for j, p in tuned) + ("), as the paper found for 16-bit; " if cheapest
+                                                                    in SIXTEEN_BIT else "), not at 16-bit as in the paper; "))
+    dense = candidates[candidates.method == "none"]
+    if dense.empty:
+        text += "no unpruned LLM variant does the task, so the inference finding cannot be checked. "
+    else:
+        top = dense.iloc[0]
+        text += (f"in inference the best-ranked unpruned variant is {top.variant} ({top.precision}), "
+                 + ("16-bit as in the paper. " if top.precision in SIXTEEN_BIT else "not 16-bit as in the paper. "))
+    two_four = ranked[ranked.llm & (ranked.pattern == "2:4")]
+    if not candidates.empty and candidates.iloc[0].pattern == "2:4" and candidates.iloc[0].precision in SIXTEEN_BIT:
+        return text + f"Overall, {candidates.iloc[0].variant} (16-bit, 2:4) ranks first, as in the paper."
+    if two_four.empty:
+        return text + "This profile has no 2:4 variant, so the paper's overall finding (16-bit + 2:4) is not tested."
+    sparse = [k for k in two_four.kernel if "semi-structured 2:4 cuda" in k and "failed" not in k]
+    why = ", ".join(f"{r.variant} {'does the task' if r.recommendable else 'does not do the task'}"
+                    for r in two_four.itertuples())
+    return text + (f"Overall, no 16-bit 2:4 variant ranks first, unlike the paper: {why}; "
+                   + (f"the 2:4 sparse kernel ran ({sparse[0]})." if sparse else
+                      f"no 2:4 sparse kernel ran here ({two_four.kernel.iloc[0]}), so its zeros saved no work."))
+
+
+def analysis(profile: str, ranked, paired, w: float, summary, records: list[dict] | None = None,
+             classical=("tfidf-logreg", "minilm-logreg")) -> str:
     """Notebook 7: the recommended LLM variant at w (quality with interval, energy against the baseline, one-off
-    energy and payback), the variants that do not do the task, and whether a classical model would do as well."""
+    energy and payback), the variants that do not do the task, whether a classical model would do as well, and
+    (given the run's records) how this compares with the paper's findings."""
+    text = _recommendation(ranked, paired, w, summary, classical)
+    return _end(profile, text + (" " + versus_paper(ranked, records) if records is not None else ""))
+
+
+def _recommendation(ranked, paired, w: float, summary, classical) -> str:
     llm = ranked[ranked.llm]
     flagged = llm.loc[~llm.recommendable, "variant"].tolist()
     text = ""
@@ -159,7 +202,7 @@ def analysis(profile: str, ranked, paired, w: float, summary, classical=("tfidf-
         text = (f"{len(flagged)} of {len(llm)} LLM variants do not do the task ({', '.join(flagged)}); they are never "
                 "recommended, whatever their energy. ")
     if not llm.recommendable.any():
-        return _end(profile, text + "No LLM variant does the task: a classical model (notebook 2) is the honest choice.")
+        return text + "No LLM variant does the task: a classical model (notebook 2) is the honest choice."
     best = llm[llm.recommendable].iloc[0]
     row = summary.set_index("variant").loc[best.variant]
     vs = [c for c in row.index if c.startswith("J per ticket vs ")][0]
@@ -175,4 +218,4 @@ def analysis(profile: str, ranked, paired, w: float, summary, classical=("tfidf-
     if would_do:
         text += (f" A classical model ({', '.join(would_do)}) does at least as well on these tickets for less energy "
                  f"per ticket ({', '.join(f'{energy[b]:.2g} J' for b in would_do)}): it would do.")
-    return _end(profile, text)
+    return text

@@ -106,9 +106,11 @@ def run_facts(profile: str, cells=None) -> str:
 def section(profile: str, cells=None) -> str:
     figures = "\n".join(f"![{name}: {text}](figures/reference/{name}.png)" for name, text in FIGURES.items())
     table, text = quality(profile)
+    finding = results_dir(profile) / "finding.md"
+    finding = f"\n\n**Finding** (notebook 7, generated): {finding.read_text().strip()}" if finding.is_file() else ""
     return (f"{START}\n{run_facts(profile, cells)} Every executed notebook of this run, with its outputs and Finding: "
             f"[reference/{profile}/](reference/{profile}/README.md).\n\n**Task quality** (RCA, every system on the same test tickets):\n\n"
-            f"{to_markdown(table)}\n{text}\n\n**Energy and ranking:**\n\n{to_markdown(headline(profile))}\n{figures}\n\n"
+            f"{to_markdown(table)}\n{text}\n\n**Energy and ranking:**\n\n{to_markdown(headline(profile))}{finding}\n\n{figures}\n\n"
             f"Regenerate with `make reference` (runs the default profile, then `python -m helpers.reference`).\n{END}")
 
 

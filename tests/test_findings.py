@@ -99,3 +99,23 @@ def test_data_pruning_and_quantization_findings_come_from_their_records(records)
     assert "Its weights take 250 MB in memory (fp32: 500), perplexity on held-out tickets is 50.5 (fp32: 50.0)" in text
     assert "took 12.5 J (" in text and "a plain fp32 load of the same weights 9 J: the one-off conversion" in text
     assert "Smoke" not in text
+
+
+def test_the_run_is_set_against_the_papers_two_findings():
+    import pandas as pd
+
+    ranked = pd.DataFrame({"variant": ["bf16-lora", "nf4-qlora", "bf16-wanda-2of4", "tfidf-logreg"],
+                           "llm": [True, True, True, False], "recommendable": [True, True, False, False],
+                           "precision": ["bf16", "nf4", "bf16", None], "method": ["none", "none", "wanda", None],
+                           "pattern": ["unstructured", "unstructured", "2:4", None],
+                           "kernel": ["dense bf16 cpu", "bnb nf4 cpu", "dense bf16 cpu (wanda 2:4 zeros; N/A semi-structured "
+                                      "2:4 kernel: PyTorch's needs CUDA, zeros stay in dense weights)", "scikit-learn cpu"]})
+    tuned = [{"notebook": "05_finetune", "spec": {"precision": p}, "metrics": {"joules_per_training_token": j}}
+             for p, j in (("nf4", 0.9), ("bf16", 0.5))]
+    text = findings.versus_paper(ranked, tuned)
+    assert "fewest joules per training token at bf16 (bf16 0.5 J, nf4 0.9 J), as the paper found for 16-bit" in text
+    assert "the best-ranked unpruned variant is bf16-lora (bf16), 16-bit as in the paper" in text
+    assert "no 16-bit 2:4 variant ranks first, unlike the paper: bf16-wanda-2of4 does not do the task; no 2:4 sparse " \
+           "kernel ran here (dense bf16 cpu (wanda 2:4 zeros; N/A" in text
+    first = ranked.assign(recommendable=[True, True, True, False]).iloc[[2, 0, 1, 3]]
+    assert findings.versus_paper(first, []).endswith("Overall, bf16-wanda-2of4 (16-bit, 2:4) ranks first, as in the paper.")

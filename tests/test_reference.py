@@ -50,8 +50,10 @@ def finished_run():
 def test_readme_section_is_rewritten_from_the_run(finished_run, tmp_path):
     readme = tmp_path / "README.md"
     readme.write_text(f"# Study\nbefore\n{reference.START}\nold numbers\n{reference.END}\nafter\n")
+    (paths.results_dir(NAME) / "finding.md").write_text("bf16 is recommended.\n")  # notebook 7's generated Finding
     reference.update_readme(NAME, readme, tmp_path / "figures", grid.expand(grid.load_profile("smoke")))
     text = readme.read_text()
+    assert "**Finding** (notebook 7, generated): bf16 is recommended.\n" in text
     assert text.startswith("# Study\nbefore\n") and text.endswith("after\n") and "old numbers" not in text
     assert "| variant | role | RCA macro-F1 | response quality | J per ticket | vs baseline |" in text  # no task check
     assert "| bf16-lora | 1.00 [1.00, 1.00] | 1.0 | 3 of 3 | 0.33 | ok | +0.33 [" in text  # every system, paired
