@@ -27,7 +27,7 @@ import yaml
 import helpers  # noqa: F401  (offline mode for the kernels' environment too)
 from helpers import execution, grid, params, report
 from helpers.paths import runs_dir
-from helpers.results import write_atomic
+from helpers.atomic import write_atomic
 
 
 def parse_overrides(pairs: list[str]) -> dict:

@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from helpers import execution, grid  # noqa: E402
 from helpers.paths import ROOT  # noqa: E402
-from helpers.results import write_atomic  # noqa: E402
+from helpers.atomic import write_atomic  # noqa: E402
 
 PROFILE = "gpu-smoke"
 

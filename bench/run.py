@@ -44,7 +44,7 @@ TARGETS = {"default_s": 600, "smoke_s": 90, "peak_ratio": 0.60, "joule_ratio": 0
 def machine() -> dict:
     import torch
 
-    from helpers.results import _cpu_model, git_sha
+    from helpers.provenance import _cpu_model, git_sha
 
     return {"cpu": _cpu_model(), "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
             "torch_interop_threads": torch.get_num_interop_threads(), "torch": torch.__version__,

@@ -18,7 +18,8 @@ from pathlib import Path
 
 from helpers import grid
 from helpers.paths import figures_dir, results_dir, runs_dir
-from helpers.results import CELL_ID_ENV, write_atomic
+from helpers.atomic import write_atomic
+from helpers.provenance import CELL_ID_ENV
 
 
 def marker_path(profile: str, cell: grid.Cell) -> Path:

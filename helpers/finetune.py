@@ -12,7 +12,7 @@ from pathlib import Path
 
 from helpers.rca import rca_messages
 from helpers.response import response_messages
-from helpers.results import write_folder_atomic
+from helpers.atomic import write_folder_atomic
 
 
 def rca_examples(rows: list[dict], labels: list[str]) -> list[dict]:

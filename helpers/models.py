@@ -73,7 +73,7 @@ def build_default_cache(target: Path = MODEL_CACHE) -> Path:
 
 def save_model_folder(model, tokenizer, target: Path) -> Path:
     """Save model (safetensors) and tokenizer so that a half-written folder never looks complete."""
-    from helpers.results import write_folder_atomic
+    from helpers.atomic import write_folder_atomic
 
     def save(folder):
         model.save_pretrained(folder, safe_serialization=True)

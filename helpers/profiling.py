@@ -122,7 +122,7 @@ def dense_perplexity(model, tokenizer, texts: list[str], model_path, profile: st
 
     from helpers.models import resolve_model_path
     from helpers.paths import artifacts_dir
-    from helpers.results import write_atomic
+    from helpers.atomic import write_atomic
 
     folder = resolve_model_path(model_path)
     weights = sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in Path(folder).glob("*.safetensors"))

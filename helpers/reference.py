@@ -18,7 +18,8 @@ import pandas as pd
 from helpers.energy import how_obtained
 from helpers.lifecycle import to_markdown
 from helpers.paths import ROOT, figures_dir, results_dir, runs_dir
-from helpers.results import load_records, write_atomic, write_folder_atomic
+from helpers.atomic import write_atomic, write_folder_atomic
+from helpers.results import load_records
 
 START, END = "<!-- reference:start -->", "<!-- reference:end -->"
 DATA_START, DATA_END = "<!-- data-baselines:start -->", "<!-- data-baselines:end -->"

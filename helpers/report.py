@@ -15,7 +15,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from helpers.paths import figures_dir, results_dir, runs_dir
-from helpers.results import git_sha, load_records, records_table, write_folder_atomic
+from helpers.atomic import write_folder_atomic
+from helpers.provenance import git_sha
+from helpers.results import load_records, records_table
 
 # The lab template with every block that loads a script from a CDN left empty.
 OFFLINE_TEMPLATE = """{%- extends 'index.html.j2' -%}

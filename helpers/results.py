@@ -1,106 +1,17 @@
-"""Result records: one JSON file per (notebook, phase, variant), written atomically.
-
-Why atomic: a run killed mid-write must never leave a truncated record that looks complete, so every
-file is written to a temporary sibling and renamed into place (rename is atomic on one filesystem).
-"""
+"""Result records: one JSON file per (notebook, phase, variant), written atomically (helpers.atomic), each with
+its energy readings and provenance (helpers.provenance); `Run` writes a notebook execution's records."""
 from __future__ import annotations
 
 import json
-import os
-import platform
-import shutil
-import subprocess
-import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from importlib import metadata
 from pathlib import Path
 
-from helpers.paths import ROOT, results_dir, runs_dir
+from helpers.atomic import write_atomic
+from helpers.paths import results_dir, runs_dir
+from helpers.provenance import provenance
 
 REQUIRED_FIELDS = ("notebook", "phase", "variant", "metrics", "energy", "kernel", "provenance")
-CELL_ID_ENV = "STUDY_CELL_ID"  # set by run_all for each cell it executes; absent when a notebook is run by hand
-PACKAGES = ("torch", "transformers", "trl", "peft", "bitsandbytes", "accelerate", "datasets",
-            "codecarbon", "scikit-learn", "papermill", "numpy", "pandas")
-
-
-def write_atomic(path: Path, text: str) -> Path:
-    """Write text to path via a temp file in the same folder and an atomic rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
-def write_folder_atomic(target: Path, save) -> Path:
-    """Call save(tmp_folder), then swap it into place: a crash mid-save never leaves a folder that looks
-    complete at `target`, and the previous folder is only deleted once the new one stands in its place
-    (stale temporary folders are cleared on the next try)."""
-    target = Path(target)
-    tmp, old = target.with_name(f".{target.name}.tmp"), target.with_name(f".{target.name}.old")
-    for stale in (tmp, old):
-        shutil.rmtree(stale, ignore_errors=True)
-    tmp.parent.mkdir(parents=True, exist_ok=True)
-    save(tmp)
-    if target.exists():
-        os.replace(target, old)
-    os.replace(tmp, target)
-    shutil.rmtree(old, ignore_errors=True)
-    return target
-
-
-def git_sha() -> str:
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=10)
-        sha = out.stdout.strip() or "unknown"
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
-                               capture_output=True, text=True, timeout=10).stdout.strip()
-        return sha + ("+dirty" if dirty else "")
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-
-
-def hardware() -> dict:
-    info = {"machine": platform.machine(), "cpu": _cpu_model(), "cpu_count": os.cpu_count(), "gpu": None}
-    try:
-        import torch
-
-        if torch.cuda.is_available():
-            info["gpu"] = torch.cuda.get_device_name(0)
-    except ImportError:
-        pass
-    return info
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def provenance(params: dict, threads: int | None = None, seed: int | None = None, profile: str | None = None) -> dict:
-    versions = {}
-    for name in PACKAGES:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = None
-    return {"git_sha": git_sha(), "packages": versions, "python": platform.python_version(),
-            "hardware": hardware(), "threads": threads, "seed": seed, "profile": profile,
-            "cell_id": os.environ.get(CELL_ID_ENV), "parameters": params}
 
 
 def record_path(profile: str, notebook: str, phase: str, variant: str) -> Path:

@@ -14,7 +14,7 @@ import json
 import random
 from pathlib import Path
 
-from helpers.results import write_folder_atomic
+from helpers.atomic import write_folder_atomic
 
 FIELDS = ("text", "root_cause", "ticket_id", "resolution", "split")
 REQUIRED = ("text", "root_cause")

@@ -44,7 +44,7 @@ def index():
     import matplotlib.pyplot as plt
 
     from helpers.figures import save_figure
-    from helpers.results import write_atomic
+    from helpers.atomic import write_atomic
 
     _clean()
     _executed_notebook()

@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from helpers import results
+from helpers import atomic, results
 
 
 def test_record_has_required_fields(tmp_path, monkeypatch):
@@ -41,21 +41,21 @@ def test_energy_reading_without_method_is_refused(tmp_path, monkeypatch):
 
 def test_crash_mid_write_keeps_the_old_file_and_leaves_no_temp(tmp_path, monkeypatch):
     target = tmp_path / "record.json"
-    results.write_atomic(target, "old")
+    atomic.write_atomic(target, "old")
 
     def crash(fd):
         raise OSError("disk full")
 
     monkeypatch.setattr(os, "fsync", crash)
     with pytest.raises(OSError, match="disk full"):
-        results.write_atomic(target, "new and longer")
+        atomic.write_atomic(target, "new and longer")
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["record.json"]
 
 
 def test_crash_while_saving_a_folder_leaves_the_previous_folder(tmp_path):
     target = tmp_path / "adapter"
-    results.write_folder_atomic(target, lambda d: (d.mkdir(), (d / "w.safetensors").write_text("v1")))
+    atomic.write_folder_atomic(target, lambda d: (d.mkdir(), (d / "w.safetensors").write_text("v1")))
 
     def half_save(folder):
         folder.mkdir()
@@ -63,7 +63,7 @@ def test_crash_while_saving_a_folder_leaves_the_previous_folder(tmp_path):
         raise RuntimeError("killed")
 
     with pytest.raises(RuntimeError):
-        results.write_folder_atomic(target, half_save)
+        atomic.write_folder_atomic(target, half_save)
     assert (target / "w.safetensors").read_text() == "v1"
 
 
