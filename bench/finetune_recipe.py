@@ -13,7 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from helpers import finetune, models, rca, tickets
+from helpers import classification, finetune, models, scoring, ticket_generator
 
 
 def main() -> None:
@@ -31,8 +31,8 @@ def main() -> None:
     args = parser.parse_args()
 
     models.set_runtime(args.threads, args.seed)
-    splits = tickets.generate_splits(args.n_tickets, args.seed, label_noise=0.05, shift=True)
-    labels = tickets.LABELS
+    splits = ticket_generator.generate_splits(args.n_tickets, args.seed, label_noise=0.05, shift=True)
+    labels = ticket_generator.LABELS
     examples = finetune.training_examples(splits["train"], labels, args.response_share, args.seed)
     model, tokenizer = models.load_model("default", args.precision)
     with tempfile.TemporaryDirectory() as folder:
@@ -43,13 +43,13 @@ def main() -> None:
         seconds = time.perf_counter() - started
         best, _ = models.load_model("default", args.precision, adapter=Path(folder) / "adapter")
     test = splits["test"]
-    scores = rca.score_labels(best, tokenizer, [t["text"] for t in test], labels)
+    scores = scoring.score_labels(best, tokenizer, [t["text"] for t in test], labels)
     y_true = [t["root_cause"] for t in test]
     out = {"args": vars(args), "examples": len(examples), "steps": log["steps"], "seconds": round(seconds, 1),
            "train_tokens": log["train_tokens"], "validation": log["validation"], "best_epoch": log["best_epoch"]}
-    for reduce in rca.REDUCTIONS:
-        y_pred = [labels[i] for i in rca.apply_rule(scores, rca.ScoringRule(reduce)).argmax(axis=1)]
-        out[f"test_{reduce}"] = {**rca.rca_metrics(y_true, y_pred, labels), **rca.prediction_spread(y_pred)}
+    for reduce in scoring.REDUCTIONS:
+        y_pred = [labels[i] for i in scoring.apply_rule(scores, scoring.ScoringRule(reduce)).argmax(axis=1)]
+        out[f"test_{reduce}"] = {**classification.rca_metrics(y_true, y_pred, labels), **classification.prediction_spread(y_pred)}
     print(json.dumps(out))
 
 

@@ -7,16 +7,16 @@ helpers.finetune's fix they are identical; before it, the loss jumped after the 
 import tempfile
 from pathlib import Path
 
-from helpers import finetune, models, tickets
+from helpers import finetune, models, ticket_generator
 
 if __name__ == "__main__":
     models.set_runtime(2, 0)
-    splits = tickets.generate_splits(600, 0, label_noise=0.05, shift=True)
-    examples = finetune.rca_examples(splits["train"][:48], tickets.LABELS)
+    splits = ticket_generator.generate_splits(600, 0, label_noise=0.05, shift=True)
+    examples = finetune.rca_examples(splits["train"][:48], ticket_generator.LABELS)
     for validate in (True, False):
         model, tokenizer = models.load_model("default", "nf4")
         with tempfile.TemporaryDirectory() as folder:
             _, log = finetune.lora_finetune(model, tokenizer, examples, Path(folder) / "adapter", epochs=2, batch_size=8,
-                                            learning_rate=2e-3, seed=0, lora_r=16, bf16=True, labels=tickets.LABELS,
+                                            learning_rate=2e-3, seed=0, lora_r=16, bf16=True, labels=ticket_generator.LABELS,
                                             validation=splits["validation"][:16] if validate else None)
         print("with validation:" if validate else "without validation:", [round(x, 2) for x in log["loss_curve"]])

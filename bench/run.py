@@ -127,10 +127,10 @@ def _gemm_fn(kind: str, m: int, k: int, n: int):
 
 # ---------------------------------------------------------------- 2. FLOPs of the RCA scoring
 def scoring_flops(config, tokenizer, texts: list[str], labels: list[str], shots=None) -> dict:
-    """Useful FLOPs of helpers.rca.score_labels on these tickets, from the tokens it actually processes:
+    """Useful FLOPs of helpers.scoring.score_labels on these tickets, from the tokens it actually processes:
     2 x (block-linear weights) per token, 2 x hidden x vocab per position whose logits are computed, and
     4 x (heads x head_dim) per (query, visible key) pair for QK^T and AV. Padding is not counted."""
-    from helpers import rca
+    from helpers import prompts, scoring
 
     head_dim = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
     q_width, kv_width = config.num_attention_heads * head_dim, config.num_key_value_heads * head_dim
@@ -138,9 +138,9 @@ def scoring_flops(config, tokenizer, texts: list[str], labels: list[str], shots=
     linear = config.num_hidden_layers * per_layer
     head = config.hidden_size * config.vocab_size
     label_ids = [tokenizer(label, add_special_tokens=False)["input_ids"] for label in labels]
-    prompts = [tokenizer(rca.chat_prompt(tokenizer, t, labels, shots), add_special_tokens=False)["input_ids"]
+    prompts = [tokenizer(prompts.chat_prompt(tokenizer, t, labels, shots), add_special_tokens=False)["input_ids"]
                for t in texts]
-    n_prefix = len(rca._common_prefix(prompts))
+    n_prefix = len(scoring._common_prefix(prompts))
     tail = sum(map(len, label_ids))
     tokens = n_prefix + sum(len(p) - n_prefix + tail for p in prompts)
     logit_rows = 1 + len(prompts) * (1 + sum(len(ids) - 1 for ids in label_ids))
@@ -177,18 +177,18 @@ def bench_scoring(model, tokenizer, tickets: list[dict], labels: list[str], code
     """Score tickets as notebook 6 does (helpers.energy.measure_per_item: warm-up, `chunks` metered windows)."""
     import numpy as np
 
-    from helpers import energy, rca
+    from helpers import classification, energy, scoring
 
     texts = [t["text"] for t in tickets]
-    parts, summary = energy.measure_per_item("bench-inference", texts, lambda x: rca.score_labels(model, tokenizer, x, labels),
+    parts, summary = energy.measure_per_item("bench-inference", texts, lambda x: scoring.score_labels(model, tokenizer, x, labels),
                                              chunks, codecarbon_dir=codecarbon_dir)
-    pred, _ = rca.predict(rca.apply_rule(np.concatenate(parts), rca.RAW))
+    pred, _ = scoring.predict(scoring.apply_rule(np.concatenate(parts), scoring.RAW))
     seconds = sum(r["duration_s"] for r in summary["readings"][:1])
     by_meter = {r["meter"]: r for r in summary["readings"]}
     flops = scoring_flops(model.config, tokenizer, texts, labels)
     return {"tickets": len(texts), "seconds": seconds, "tickets_per_s": len(texts) / seconds,
             "flops": flops["flops"], "flop_per_s": flops["flops"] / seconds, "tokens": flops["tokens"],
-            "macro_f1": rca.rca_metrics([t["root_cause"] for t in tickets], [labels[i] for i in pred], labels)["macro_f1"],
+            "macro_f1": classification.rca_metrics([t["root_cause"] for t in tickets], [labels[i] for i in pred], labels)["macro_f1"],
             "j_cpu_model": by_meter["cpu-model"].get("joules_per_item"),
             "j_codecarbon": by_meter.get("codecarbon", {}).get("joules_per_item"),
             "codecarbon_method": by_meter.get("codecarbon", {}).get("method", "codecarbon not run"),
@@ -215,12 +215,12 @@ def naive_peer(model, tokenizer, tickets: list[dict], labels: list[str], max_new
     string parsing. Unparsed answers count as wrong."""
     import torch
 
-    from helpers import rca
+    from helpers import classification, prompts
 
     predictions, answers = [], []
     with Timer() as timer, torch.inference_mode():
         for t in tickets:
-            ids = tokenizer(rca.chat_prompt(tokenizer, t["text"], labels), add_special_tokens=False,
+            ids = tokenizer(prompts.chat_prompt(tokenizer, t["text"], labels), add_special_tokens=False,
                             return_tensors="pt")
             out = model.generate(**ids, max_new_tokens=max_new_tokens, do_sample=False,
                                  pad_token_id=tokenizer.pad_token_id)
@@ -228,7 +228,7 @@ def naive_peer(model, tokenizer, tickets: list[dict], labels: list[str], max_new
             predictions.append(parse_label(answers[-1], labels))
     y_true = [t["root_cause"] for t in tickets]
     return {"tickets": len(tickets), "seconds": timer.seconds, "tickets_per_s": len(tickets) / timer.seconds,
-            "macro_f1": rca.rca_metrics(y_true, [p or "(unparsed)" for p in predictions], labels)["macro_f1"],
+            "macro_f1": classification.rca_metrics(y_true, [p or "(unparsed)" for p in predictions], labels)["macro_f1"],
             "unparsed": sum(p is None for p in predictions), "other_load": timer.other_load,
             "example_answer": answers[0] if answers else ""}
 
@@ -354,7 +354,7 @@ def render(r: dict) -> str:
         f"(interop {m['torch_interop_threads']}, OMP_NUM_THREADS {m['omp_num_threads']}, oneDNN {m['mkldnn']}); "
         f"Python {m['python']}.  ")
     add(f"Tickets: the first {r['n_tickets']} test tickets of the default profile's data "
-        "(`helpers.tickets.generate_splits(600, seed=0, label_noise=0.05, shift=True)`), 13 root-cause labels, zero-shot prompt.\n")
+        "(`helpers.ticket_generator.generate_splits(600, seed=0, label_noise=0.05, shift=True)`), 13 root-cause labels, zero-shot prompt.\n")
     add("**Energy is modelled, not metered.** This machine has no RAPL counter and no GPU: `cpu-model` is this "
         "process's CPU-seconds x 4 W per busy thread (CodeCarbon's figure for an unknown CPU, no RAM/idle); "
         "`codecarbon` is CodeCarbon's offline tracker in process mode (the same modelled CPU power plus a constant "
@@ -511,7 +511,7 @@ def main(argv=None) -> int:
         return 0
     import torch
 
-    from helpers import tickets as tk
+    from helpers import ticket_generator
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -520,8 +520,8 @@ def main(argv=None) -> int:
     work_dir = ROOT / "runs" / "bench"
     work_dir.mkdir(parents=True, exist_ok=True)
     cc_dir = Path(tempfile.mkdtemp(prefix="codecarbon-", dir=work_dir))
-    splits = tk.generate_splits(600, 0, 0.05, True)
-    test, labels = splits["test"][:n], list(tk.LABELS)
+    splits = ticket_generator.generate_splits(600, 0, 0.05, True)
+    test, labels = splits["test"][:n], list(ticket_generator.LABELS)
     calibration = [t["text"] for t in splits["train"][:16]]
     r = {"command": "python bench/run.py" + (" " + " ".join(argv if argv is not None else sys.argv[1:])).rstrip(),
          "machine": machine(), "n_tickets": n, "chunks": 3, "naive_max_new_tokens": 16, "notes": []}
@@ -542,10 +542,10 @@ def main(argv=None) -> int:
             r["naive"][name] = naive_peer(model, tokenizer, test[:naive_n], labels)
         if name == "bf16":
             say("metering overhead ...")
-            from helpers import rca
+            from helpers import scoring
 
             batch = [t["text"] for t in test[:8]]
-            r["overhead"] = meter_overhead(lambda: rca.score_labels(model, tokenizer, batch, labels), cc_dir,
+            r["overhead"] = meter_overhead(lambda: scoring.score_labels(model, tokenizer, batch, labels), cc_dir,
                                            repeats=3 if args.quick else 9)
             r["overhead"]["work"] = f"bf16 scoring of {len(batch)} tickets"
             r["overhead"]["tracker_start_s"] = tracker_start_cost(cc_dir)

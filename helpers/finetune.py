@@ -10,8 +10,8 @@ import contextlib
 import tempfile
 from pathlib import Path
 
-from helpers.rca import rca_messages
-from helpers.response import response_messages
+from helpers.prompts import rca_messages
+from helpers.prompts import response_messages
 from helpers.atomic import write_folder_atomic
 
 
@@ -71,11 +71,11 @@ class _Validation:
         self.history, self.best = [], -1.0
 
     def macro_f1(self, model, tokenizer) -> float:
-        from helpers import rca
+        from helpers import classification, scoring
 
-        scores = rca.score_labels(model, tokenizer, [t["text"] for t in self.tickets], self.labels)
-        y_pred = [self.labels[i] for i in rca.apply_rule(scores, rca.FINE_TUNED).argmax(axis=1)]
-        return rca.rca_metrics([t["root_cause"] for t in self.tickets], y_pred, self.labels)["macro_f1"]
+        scores = scoring.score_labels(model, tokenizer, [t["text"] for t in self.tickets], self.labels)
+        y_pred = [self.labels[i] for i in scoring.apply_rule(scores, scoring.FINE_TUNED).argmax(axis=1)]
+        return classification.rca_metrics([t["root_cause"] for t in self.tickets], y_pred, self.labels)["macro_f1"]
 
     def __call__(self, model, tokenizer, epoch: float, step: int) -> None:
         import time

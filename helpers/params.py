@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from helpers import tickets
+from helpers import ticket_generator
 from helpers.variants import Variant
 
 VARIANT_FIELDS = tuple(Variant.__dataclass_fields__)  # set in a profile's variants list, not in params
 DATASET_SUFFIXES = (".csv", ".jsonl", ".parquet")
 # The generator writes at least MIN_PER_SPLIT tickets of each root cause into each split; fewer cannot be honoured.
-MIN_TICKETS = len(tickets.LABELS) * tickets.MIN_PER_SPLIT * len(tickets.SPLIT_SHARES)
+MIN_TICKETS = len(ticket_generator.LABELS) * ticket_generator.MIN_PER_SPLIT * len(ticket_generator.SPLIT_SHARES)
 TYPE_NAMES = {int: "an integer", float: "a number", bool: "true or false", str: "a string", dict: "a mapping",
               type(None): "null", object: "anything"}
 
@@ -128,8 +128,8 @@ RULES: dict[str, Rule] = {
     "model_path": Rule((str,), check=model_path_problem),
     "threads": count(),
     "seed": count(0, 2**32 - 1),  # NumPy's seed range
-    "n_tickets": count(MIN_TICKETS, note=f"{tickets.MIN_PER_SPLIT} of each of {len(tickets.LABELS)} root causes "
-                                         f"in each of {len(tickets.SPLIT_SHARES)} splits"),
+    "n_tickets": count(MIN_TICKETS, note=f"{ticket_generator.MIN_PER_SPLIT} of each of {len(ticket_generator.LABELS)} root causes "
+                                         f"in each of {len(ticket_generator.SPLIT_SHARES)} splits"),
     "label_noise": number(0, 1, open_high=True),
     "shift": Rule((bool,)),
     "dataset_path": Rule((str, type(None)), check=dataset_path_problem),
@@ -169,9 +169,9 @@ def declared_default(name: str):
 
 
 def synthetic_split_sizes(n_tickets: int) -> dict[str, int]:
-    """How many tickets each split of the synthetic generator holds (helpers.tickets.generate_splits)."""
-    return {split: sum(tickets.class_counts(round(n_tickets * share)).values())
-            for split, share in tickets.SPLIT_SHARES.items()}
+    """How many tickets each split of the synthetic generator holds (helpers.ticket_generator.generate_splits)."""
+    return {split: sum(ticket_generator.class_counts(round(n_tickets * share)).values())
+            for split, share in ticket_generator.SPLIT_SHARES.items()}
 
 
 def check_sizes(params: dict) -> None:
@@ -180,16 +180,16 @@ def check_sizes(params: dict) -> None:
         return
     get = lambda name: params[name] if name in params else declared_default(name)  # noqa: E731
     sizes = synthetic_split_sizes(get("n_tickets"))
-    check_n_eval(params.get("n_eval", 0), len(tickets.LABELS), "synthetic test split")
+    check_n_eval(params.get("n_eval", 0), len(ticket_generator.LABELS), "synthetic test split")
     for name, split in (("n_eval", "test"), ("n_response", "test"), ("n_ppl", "validation"), ("n_calib", "train")):
         if name in params and params[name] > sizes[split]:
-            choice = f"0 (the whole split) or n_eval in [{len(tickets.LABELS)}, {sizes[split]}]" if name == "n_eval" \
+            choice = f"0 (the whole split) or n_eval in [{len(ticket_generator.LABELS)}, {sizes[split]}]" if name == "n_eval" \
                 else f"{name} in [1, {sizes[split]}]"
             raise ValueError(f"parameter {name}={params[name]!r}: the synthetic {split} split of n_tickets="
                              f"{get('n_tickets')} holds {sizes[split]} tickets; choose {choice} or raise n_tickets")
-    if params.get("n_shots", 0) > len(tickets.LABELS):
+    if params.get("n_shots", 0) > len(ticket_generator.LABELS):
         raise ValueError(f"parameter n_shots={params['n_shots']!r}: one shot per root cause and the synthetic "
-                         f"tickets have {len(tickets.LABELS)}; choose n_shots in [1, {len(tickets.LABELS)}]")
+                         f"tickets have {len(ticket_generator.LABELS)}; choose n_shots in [1, {len(ticket_generator.LABELS)}]")
 
 
 def check_n_eval(n_eval: int, n_classes: int, split: str = "test split") -> None:

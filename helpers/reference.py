@@ -47,7 +47,7 @@ def quality(profile: str) -> tuple[pd.DataFrame, str]:
     regression on the same tickets; and the sentences the README states from them."""
     from helpers.paths import data_dir
     from helpers.ranking import compare_in_profile
-    from helpers.rca import COLLAPSE_SHARE
+    from helpers.classification import COLLAPSE_SHARE
     from helpers.ticket_files import load_split
 
     records = load_records(profile)
@@ -118,21 +118,21 @@ def section(profile: str, cells=None) -> str:
 def data_baselines(profile: str) -> str:
     """The data card's difficulty table: the keyword rule and TF-IDF + logistic regression on the test split of the
     profile's generated tickets, with the shift on and off (seconds on a CPU; computed here, never typed)."""
-    from helpers import baselines, rca, tickets
+    from helpers import baselines, classification, ticket_generator
     from helpers.grid import load_profile
 
     params = load_profile(profile)["params"]
     rows = []
     for shift in (True, False):
-        splits = tickets.generate_splits(params["n_tickets"], params["seed"], params["label_noise"], shift=shift)
+        splits = ticket_generator.generate_splits(params["n_tickets"], params["seed"], params["label_noise"], shift=shift)
         train_x, train_y = [t["text"] for t in splits["train"]], [t["root_cause"] for t in splits["train"]]
         test_x, test_y = [t["text"] for t in splits["test"]], [t["root_cause"] for t in splits["test"]]
         rows.append({"test split": "shifted (default)" if shift else "unshifted (`shift=False`)",
                      "tickets": sum(map(len, splits.values())),
-                     "keyword rule": rca.rca_metrics(test_y, baselines.keyword_rule(train_x, train_y, test_x),
-                                                     tickets.LABELS)["macro_f1"],
-                     "TF-IDF + logistic regression": rca.rca_metrics(
-                         test_y, baselines.tfidf_logreg(train_x, train_y, test_x, params["seed"]), tickets.LABELS)["macro_f1"]})
+                     "keyword rule": classification.rca_metrics(test_y, baselines.keyword_rule(train_x, train_y, test_x),
+                                                     ticket_generator.LABELS)["macro_f1"],
+                     "TF-IDF + logistic regression": classification.rca_metrics(
+                         test_y, baselines.tfidf_logreg(train_x, train_y, test_x, params["seed"]), ticket_generator.LABELS)["macro_f1"]})
     table = pd.DataFrame(rows).round(2)
     cost = table["TF-IDF + logistic regression"].iloc[1] - table["TF-IDF + logistic regression"].iloc[0]
     return (f"{DATA_START}\nTest-split macro-F1 of two classical baselines on the `{profile}` profile's tickets (seed "

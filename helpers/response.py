@@ -10,13 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-SYSTEM_PROMPT = ("You are a network operations engineer. Write the short resolution note for the fault ticket: "
-                 "what was found and what was done.")
-
-
-def response_messages(text: str) -> list[dict]:
-    return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": text}]
-
+from helpers.prompts import response_messages
 
 def generate_notes(model, tokenizer, texts: list[str], max_new_tokens: int = 40, batch_size: int = 8,
                    fixed_length: bool = False) -> list[str]:

@@ -3,7 +3,7 @@ import shutil
 
 import pytest
 
-from helpers import findings, paths, rca, ticket_files
+from helpers import classification, findings, paths, ticket_files
 from helpers.results import write_record
 
 NAME = "pytest-findings"
@@ -24,7 +24,7 @@ def records():
                                            ("02_baseline", "minilm-logreg", truth),
                                            ("02_baseline", "fp32-zero-shot", ["b"] * 60),
                                            ("06_rca_eval", "bf16-lora", truth)):
-        metrics = {**rca.classification_report(truth, predictions, LABELS), **energy, "scoring_rule": "sum/none",
+        metrics = {**classification.classification_report(truth, predictions, LABELS), **energy, "scoring_rule": "sum/none",
                    "raw_macro_f1": 0.5}
         write_record(NAME, notebook, "inference", variant, metrics, [], "k", {}, extra={**ids, "predictions": predictions})
     write_record(NAME, "02_baseline", "scoring", "zero-shot", {"chosen_rule": "mean/contextual"}, [], "k", {})

@@ -6,12 +6,12 @@ import torch
 from peft import PeftModel
 from transformers import LlamaForCausalLM
 
-from helpers import finetune, tickets
+from helpers import finetune, ticket_generator
 
 
 def test_lora_lowers_loss_and_adapter_round_trips(tiny_model, tokenizer, tmp_path):
-    rows = tickets.generate_splits(8, seed=0)["train"]
-    examples = finetune.rca_examples(rows, tickets.LABELS)
+    rows = ticket_generator.generate_splits(8, seed=0)["train"]
+    examples = finetune.rca_examples(rows, ticket_generator.LABELS)
     assert examples[0]["completion"][0]["content"] == rows[0]["root_cause"]
     base_weights = copy.deepcopy(tiny_model.state_dict())
     trained, log = finetune.lora_finetune(tiny_model, tokenizer, examples[:2] * 4, tmp_path / "adapter", epochs=2,
@@ -36,8 +36,8 @@ def test_scoring_completion_positions_only_keeps_the_loss(tiny_model, tokenizer,
 
     from trl.trainer import utils as trl_utils
 
-    rows = tickets.generate_splits(8, seed=0)["train"]
-    examples = finetune.rca_examples(rows, tickets.LABELS)[:4]
+    rows = ticket_generator.generate_splits(8, seed=0)["train"]
+    examples = finetune.rca_examples(rows, ticket_generator.LABELS)[:4]
     switch = trl_utils._use_triton
     curves, base = [], copy.deepcopy(tiny_model)
     for compact in (True, False):
@@ -52,19 +52,19 @@ def test_scoring_completion_positions_only_keeps_the_loss(tiny_model, tokenizer,
 
 
 def test_training_examples_hold_every_rca_ticket_and_a_share_of_notes():
-    train = tickets.generate_splits(120, seed=0)["train"]
-    examples = finetune.training_examples(train, tickets.LABELS, response_share=0.25, seed=0)
-    rca = [e for e in examples if e["completion"][0]["content"] in tickets.LABELS]
+    train = ticket_generator.generate_splits(120, seed=0)["train"]
+    examples = finetune.training_examples(train, ticket_generator.LABELS, response_share=0.25, seed=0)
+    rca = [e for e in examples if e["completion"][0]["content"] in ticket_generator.LABELS]
     assert len(rca) == len(train) and len(examples) - len(rca) == round(0.25 * len(train))
-    assert finetune.training_examples(train, tickets.LABELS, 0.25, seed=0) == examples
-    assert len(finetune.training_examples(train, tickets.LABELS, 5.0, seed=0)) == 2 * len(train)  # all notes at most
+    assert finetune.training_examples(train, ticket_generator.LABELS, 0.25, seed=0) == examples
+    assert len(finetune.training_examples(train, ticket_generator.LABELS, 5.0, seed=0)) == 2 * len(train)  # all notes at most
 
 
 def test_every_epoch_is_validated_and_the_best_adapter_is_kept(tiny_model, tokenizer, tmp_path, monkeypatch):
     from safetensors.torch import load_file
 
-    splits = tickets.generate_splits(40, seed=0)
-    examples = finetune.rca_examples(splits["train"], tickets.LABELS)[:8]
+    splits = ticket_generator.generate_splits(40, seed=0)
+    examples = finetune.rca_examples(splits["train"], ticket_generator.LABELS)[:8]
     scripted, snapshots = iter([0.2, 0.5, 0.3]), []  # validation macro-F1 after epochs 1-3: epoch 2's adapter stays
 
     def macro_f1(self, model, tokenizer_):
@@ -74,7 +74,7 @@ def test_every_epoch_is_validated_and_the_best_adapter_is_kept(tiny_model, token
 
     monkeypatch.setattr(finetune._Validation, "macro_f1", macro_f1)
     _, log = finetune.lora_finetune(tiny_model, tokenizer, examples, tmp_path / "adapter", epochs=3, batch_size=4,
-                                    learning_rate=1e-2, seed=0, validation=splits["validation"][:6], labels=tickets.LABELS)
+                                    learning_rate=1e-2, seed=0, validation=splits["validation"][:6], labels=ticket_generator.LABELS)
     assert [h["epoch"] for h in log["validation"]] == [1.0, 2.0, 3.0] and log["steps"] == 6
     assert log["best_epoch"] == 2.0 and log["best_val_macro_f1"] == 0.5
     assert len(log["loss_epochs"]) == len(log["loss_curve"]) == 6

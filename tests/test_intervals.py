@@ -1,5 +1,4 @@
 """Bootstrap intervals: one system's, and the paired difference of two systems on the same tickets."""
-import numpy as np
 import pytest
 
 from helpers import intervals

@@ -1,10 +1,8 @@
 """Strict inputs: every malformed profile, parameter or dataset stops run_all before any notebook starts, with
 one line (exit code 2) naming the problem and what is valid, and leaves no partial output anywhere."""
 import importlib.util
-import os
 
 import pytest
-import yaml
 
 from helpers import grid, paths
 from helpers.params import MIN_TICKETS, RULES, VARIANT_FIELDS, check_params, declared_default

@@ -5,7 +5,7 @@ import shutil
 import pandas as pd
 import pytest
 
-from helpers import grid, paths, rca, reference, ticket_files
+from helpers import classification, grid, paths, reference, ticket_files
 from helpers.results import write_record
 
 NAME = "pytest-reference"
@@ -25,7 +25,7 @@ def finished_run():
             ("02_baseline", "tfidf-logreg", ["a"] * 30 + truth[30:], None),
             ("06_rca_eval", "bf16", ["b"] * 60, {**lora, "finetune": "none"}),
             ("06_rca_eval", "bf16-lora", truth, lora)):
-        write_record(NAME, notebook, "inference", variant, rca.classification_report(truth, predictions, labels), [],
+        write_record(NAME, notebook, "inference", variant, classification.classification_report(truth, predictions, labels), [],
                      "dense bf16 cpu", {}, threads=2, extra={"ticket_ids": [t["ticket_id"] for t in test],
                                                              "predictions": predictions, "spec": spec})
     write_record(NAME, "05_finetune", "finetune", "bf16-lora", {"seconds": 600.0}, [], "dense bf16 cpu", {}, threads=2)

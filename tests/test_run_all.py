@@ -5,7 +5,7 @@ import math
 
 import pytest
 
-from helpers import paths, rca
+from helpers import classification, paths
 from helpers.grid import NOTEBOOKS_IN_ORDER
 from helpers.results import REQUIRED_FIELDS, load_records
 from studyrun import fresh_profile, run_all
@@ -75,7 +75,7 @@ def test_smoke_profile_runs_all_seven_notebooks(tmp_path):
         m = r["metrics"]  # every class of the whole test split scored, and collapse visible and flagged
         assert m["n_tickets"] == len(test_split) and m["n_classes_in_tickets"] == len({t["root_cause"] for t in test_split})
         assert r["ticket_ids"] == [t["ticket_id"] for t in test_split] and len(r["predictions"]) == len(test_split)
-        assert m["task_check"] == rca.task_check(m) and m["does_task"] is (m["task_check"] == "ok")
+        assert m["task_check"] == classification.task_check(m) and m["does_task"] is (m["task_check"] == "ok")
         assert m["top_label_share"] <= 0.8 or not m["does_task"]  # no collapsed variant passes unflagged
     for r in evaluated:
         m = r["metrics"]

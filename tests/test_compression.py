@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 
-from helpers import profiling
+from helpers import compression
 
 TEXTS = ["Alarms: MAINS_FAIL, SITE_DOWN at site NB-0421 since 03:10.",
          "LOS on the uplink port",
@@ -30,23 +30,23 @@ def reference_perplexity(model, tokenizer, texts, max_length=256):
 def test_batched_perplexity_matches_one_text_per_forward(tiny_model, tokenizer, batch_size):
     tiny_model.eval()
     expected = reference_perplexity(tiny_model, tokenizer, TEXTS)
-    assert profiling.perplexity(tiny_model, tokenizer, TEXTS, batch_size=batch_size) == pytest.approx(expected, rel=1e-5)
+    assert compression.perplexity(tiny_model, tokenizer, TEXTS, batch_size=batch_size) == pytest.approx(expected, rel=1e-5)
 
 
 def test_perplexity_truncates_and_rejects_empty_input(tiny_model, tokenizer):
     tiny_model.eval()
-    short = profiling.perplexity(tiny_model, tokenizer, TEXTS, max_length=8)
+    short = compression.perplexity(tiny_model, tokenizer, TEXTS, max_length=8)
     assert short == pytest.approx(reference_perplexity(tiny_model, tokenizer, TEXTS, max_length=8), rel=1e-5)
     with pytest.raises(ValueError):
-        profiling.perplexity(tiny_model, tokenizer, ["x"])
+        compression.perplexity(tiny_model, tokenizer, ["x"])
 
 
 def test_dynamic_int8_is_scored_one_text_per_forward(tiny_model, tokenizer):
     """Dynamic int8 takes activation scales over the whole batch, so batching would change its perplexity."""
     model = torch.ao.quantization.quantize_dynamic(tiny_model, {torch.nn.Linear}, dtype=torch.qint8)
-    assert profiling.quantizes_activations(model) and not profiling.quantizes_activations(tiny_model)
+    assert compression.quantizes_activations(model) and not compression.quantizes_activations(tiny_model)
     expected = reference_perplexity(model, tokenizer, TEXTS)
-    assert profiling.perplexity(model, tokenizer, TEXTS, batch_size=8) == pytest.approx(expected, rel=1e-5)
+    assert compression.perplexity(model, tokenizer, TEXTS, batch_size=8) == pytest.approx(expected, rel=1e-5)
 
 
 def test_dense_perplexity_is_computed_once_per_weights_and_texts(tiny_model, tokenizer, tmp_path, monkeypatch):
@@ -56,8 +56,8 @@ def test_dense_perplexity_is_computed_once_per_weights_and_texts(tiny_model, tok
     tiny_model.save_pretrained(weights)
     monkeypatch.setattr(paths, "artifacts_dir", lambda profile: tmp_path / profile / "artifacts")
     calls = []
-    monkeypatch.setattr(profiling, "perplexity", lambda *a, **k: calls.append(a[2]) or 10.0 + len(calls))
-    assert profiling.dense_perplexity(tiny_model, tokenizer, TEXTS, weights, "p") == 11.0
-    assert profiling.dense_perplexity(tiny_model, tokenizer, TEXTS, weights, "p") == 11.0  # cached
-    assert profiling.dense_perplexity(tiny_model, tokenizer, TEXTS[:2], weights, "p") == 12.0  # other texts
+    monkeypatch.setattr(compression, "perplexity", lambda *a, **k: calls.append(a[2]) or 10.0 + len(calls))
+    assert compression.dense_perplexity(tiny_model, tokenizer, TEXTS, weights, "p") == 11.0
+    assert compression.dense_perplexity(tiny_model, tokenizer, TEXTS, weights, "p") == 11.0  # cached
+    assert compression.dense_perplexity(tiny_model, tokenizer, TEXTS[:2], weights, "p") == 12.0  # other texts
     assert len(calls) == 2 and (tmp_path / "p" / "artifacts" / "dense_perplexity.json").is_file()
