@@ -1,28 +1,25 @@
-"""RCA evaluation of one model on test tickets: label scores (helpers.scoring) under a scoring rule, their metrics
-(helpers.classification), and the energy per ticket, measured over `repeats` chunks."""
+"""RCA evaluation of one model on test tickets: its label scores (helpers.scoring) under a scoring rule, their
+metrics (helpers.classification) and the energy per ticket of the window the notebook measured them in."""
 from __future__ import annotations
 
 import numpy as np
 
 from helpers.classification import classification_report, prediction_spread, rca_metrics
-from helpers.scoring import RAW, ScoringRule, apply_rule, calibration_texts, predict, score_labels
+from helpers.scoring import RAW, ScoringRule, apply_rule, predict
 
 
-def evaluate(run, model, tokenizer, tickets: list[dict], labels: list[str], shots: list[dict] | None = None,
-             repeats: int = 3, rule: ScoringRule = RAW, unlabelled: list[str] = ()):
-    """Score the tickets' root causes under `rule` and measure the energy (run.measure_per_item, `repeats`
-    chunks). Calibration scores (content-free or `unlabelled` tickets) are computed once, outside the measured
-    windows: a one-off per model, not per ticket.
+def evaluate(score_parts: list[np.ndarray], tickets: list[dict], labels: list[str], rule: ScoringRule, summary,
+             reference: np.ndarray | None = None):
+    """RCA metrics of the tickets' label scores under `rule`. `score_parts`: scoring.score_labels of the tickets, one
+    array per chunk of the notebook's energy window (run.measure_per_item), whose `summary` gives J per ticket;
+    `reference`: the calibration texts' scores when the rule calibrates (once per model, outside the window).
 
-    Returns (metrics, energy summary, details): metrics from classification_report plus the raw rule's
-    accuracy/macro-F1, J/ticket and the rule; details per ticket: ids, predicted labels (under the rule and
-    raw) and raw label scores (the RAW rule), for paired comparisons and for the record."""
+    Returns (metrics, details): metrics from classification_report plus the raw rule's accuracy/macro-F1, J/ticket and
+    the rule; details per ticket: ids, predicted labels (under the rule and raw) and raw label scores (the RAW rule),
+    for paired comparisons and for the record."""
     from helpers.energy import ticket_metrics
 
-    parts, summary = run.measure_per_item("inference", [t["text"] for t in tickets],
-                                          lambda texts: score_labels(model, tokenizer, texts, labels, shots), repeats)
-    scores = np.concatenate(parts)
-    reference = score_labels(model, tokenizer, calibration_texts(rule, unlabelled), labels, shots)
+    scores = np.concatenate(score_parts)
     pred, confidence = predict(apply_rule(scores, rule, reference))
     raw = apply_rule(scores, RAW)
     y_true, y_pred, y_raw = [t["root_cause"] for t in tickets], [labels[i] for i in pred], [labels[i] for i in raw.argmax(1)]
@@ -32,4 +29,4 @@ def evaluate(run, model, tokenizer, tickets: list[dict], labels: list[str], shot
                "scoring_rule": rule.name, "mean_confidence": float(confidence.mean())}
     details = {"ticket_ids": [t["ticket_id"] for t in tickets], "predictions": y_pred, "raw_predictions": y_raw,
                "raw_label_scores": np.round(raw, 4).tolist()}
-    return metrics, summary, details
+    return metrics, details

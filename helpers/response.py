@@ -72,22 +72,18 @@ def score(tickets: list[dict], notes: list[str]) -> tuple[dict, dict]:
     return metrics, details
 
 
-def evaluate(run, model, tokenizer, tickets: list[dict], max_new_tokens: int = 40, repeats: int = 3):
-    """Write the notes of tickets that have a reference note and score them (natural length); then measure the
-    energy of writing notes of exactly max_new_tokens tokens for the same tickets.
-    Returns (metrics with J per note and J per generated token, energy summary, per-ticket details)."""
+def evaluate(tickets: list[dict], notes: list[str], summary, max_new_tokens: int, tokenizer):
+    """Scores of the natural-length `notes` written for `tickets`, with the energy of the notebook's window
+    (`summary`), in which notes of exactly max_new_tokens were written for the same tickets.
+    Returns (metrics with J per note and J per generated token, per-ticket details)."""
     from helpers.energy import ticket_metrics
 
-    texts = [t["text"] for t in tickets]
-    notes = generate_notes(model, tokenizer, texts, max_new_tokens)
     metrics, details = score(tickets, notes)
-    _, summary = run.measure_per_item("response", texts, lambda part: generate_notes(
-        model, tokenizer, part, max_new_tokens, fixed_length=True), repeats)
     energy = ticket_metrics(summary)  # one note per ticket: J per note
     per_token = energy["joules_per_ticket"] / max_new_tokens if energy["joules_per_ticket"] is not None else None
     lengths = [len(tokenizer(n, add_special_tokens=False)["input_ids"]) for n in notes]
     return ({**metrics, **energy, "joules_per_generated_token": per_token, "energy_tokens_per_note": max_new_tokens,
-             "mean_note_tokens": float(np.mean(lengths))}, summary, details)
+             "mean_note_tokens": float(np.mean(lengths))}, details)
 
 
 def side_by_side(tickets: list[dict], notes: list[str], rows: int = 3):
