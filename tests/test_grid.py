@@ -28,7 +28,7 @@ def test_each_notebook_gets_only_the_parameters_it_declares():
 
 
 def test_unknown_profile_lists_the_known_ones():
-    with pytest.raises(FileNotFoundError, match="known profiles: default, smoke"):
+    with pytest.raises(FileNotFoundError, match="known profiles: default, gpu-smoke, smoke"):
         grid.load_profile("nope")
 
 
