@@ -1,54 +1,45 @@
 """The benchmark's pieces run on the tiny model and give complete, positive figures (no timing assertions)."""
-import importlib.util
 import json
 from pathlib import Path
 
-import pytest
+from bench import flops, gpu_reference, hardware, metering, peers, render, run, sparse24_cuda, timing
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(scope="module")
-def bench():
-    spec = importlib.util.spec_from_file_location("bench_run", ROOT / "bench" / "run.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_parse_label(bench):
+def test_parse_label():
     labels = ["fibre cut", "mains power failure", "software crash"]
-    assert bench.parse_label("Fibre cut.", labels) == "fibre cut"
-    assert bench.parse_label("The root cause is a software crash after a fibre cut", labels) == "software crash"
-    assert bench.parse_label("mains power failur", labels) == "mains power failure"
-    assert bench.parse_label("no idea", labels) is None
+    assert peers.parse_label("Fibre cut.", labels) == "fibre cut"
+    assert peers.parse_label("The root cause is a software crash after a fibre cut", labels) == "software crash"
+    assert peers.parse_label("mains power failur", labels) == "mains power failure"
+    assert peers.parse_label("no idea", labels) is None
 
 
-def test_gemm_peak_is_positive(bench):
+def test_gemm_peak_is_positive():
     for kind in ("fp32", "bf16", "int8"):
-        got = bench.gemm_peak(kind, tokens=32, hidden=64, intermediate=128, square=64, min_seconds=0.01)
+        got = hardware.gemm_peak(kind, tokens=32, hidden=64, intermediate=128, square=64, min_seconds=0.01)
         assert got["peak"] > 0 and len(got["shapes"]) == 4
 
 
-def test_pieces_and_report_on_the_tiny_model(bench, tiny_model, tokenizer, tmp_path):
+def test_pieces_and_report_on_the_tiny_model(tiny_model, tokenizer, tmp_path):
     labels = ["fibre cut", "mains power failure", "software crash"]
     tickets = [{"text": f"ticket {i}: LOS on port {i}", "root_cause": labels[i % 3]} for i in range(6)]
-    flops = bench.scoring_flops(tiny_model.config, tokenizer, [t["text"] for t in tickets], labels)
-    assert flops["flops"] > 0 and flops["prefix_tokens"] > 0 and flops["tokens"] > flops["prefix_tokens"]
-    scoring = bench.bench_scoring(tiny_model, tokenizer, tickets, labels, tmp_path / "cc", chunks=2)
+    counted = flops.scoring_flops(tiny_model.config, tokenizer, [t["text"] for t in tickets], labels)
+    assert counted["flops"] > 0 and counted["prefix_tokens"] > 0 and counted["tokens"] > counted["prefix_tokens"]
+    scoring = run.bench_scoring(tiny_model, tokenizer, tickets, labels, tmp_path / "cc", chunks=2)
     assert scoring["tickets_per_s"] > 0 and scoring["flop_per_s"] > 0 and scoring["j_cpu_model"] >= 0
-    naive = bench.naive_peer(tiny_model, tokenizer, tickets[:2], labels, max_new_tokens=3)
+    naive = peers.naive_peer(tiny_model, tokenizer, tickets[:2], labels, max_new_tokens=3)
     assert naive["tickets_per_s"] > 0 and 0 <= naive["macro_f1"] <= 1
-    overhead = bench.meter_overhead(lambda: sum(range(10_000)), tmp_path / "cc", repeats=2)
+    overhead = metering.meter_overhead(lambda: sum(range(10_000)), tmp_path / "cc", repeats=2)
     gemm = {k: {"peak": 1e9, "shapes": {"a": 1e9}} for k in ("fp32", "bf16", "int8")}
     variants = {name: {**scoring, "kernel": "dense", "gemm": g} for name, g in (("fp32", "fp32"), ("bf16", "bf16"))}
-    report = {"command": "python bench/run.py --quick", "machine": bench.machine(), "n_tickets": 6, "chunks": 2,
+    report = {"command": "python bench/run.py --quick", "machine": hardware.machine(), "n_tickets": 6, "chunks": 2,
               "naive_max_new_tokens": 3, "gemm": gemm, "variants": variants, "naive": {"fp32": naive},
               "overhead": {**overhead, "work": "sum", "tracker_start_s": 1.0}, "max_other_load": 0.0,
               "profiles": [{"profile": "smoke", "wall_s": 80.0, "source": "test", "by_notebook": {"01_data": 5.0}},
-                           bench.previous_profile("no-such-profile")], "notes": []}
-    report["targets"] = bench.targets(report)
-    text = bench.render(report)
+                           timing.previous_profile("no-such-profile")], "notes": []}
+    report["targets"] = render.targets(report)
+    text = render.render(report)
     figures = [t["figure"] for t in report["targets"]]
     assert len(figures) == 7 and "metering overhead" in figures
     for section in ("## 1.", "## 2.", "## 2-3.", "## 4.", "## 5.", "## Targets", "modelled, not metered"):
@@ -56,23 +47,16 @@ def test_pieces_and_report_on_the_tiny_model(bench, tiny_model, tokenizer, tmp_p
     assert "| fp32 | dense |" in text and "| bf16 | dense |" in text and "not run" in text
 
 
-def load_script(name):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "bench" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_sparse24_bench_says_na_without_cuda(tmp_path):
     out = tmp_path / "s24.json"
-    assert load_script("sparse24_cuda").main(["--out", str(out)]) == 0
+    assert sparse24_cuda.main(["--out", str(out)]) == 0
     assert json.loads(out.read_text())["result"].startswith("N/A: no CUDA device")
 
 
 def test_published_gpu_run_readme_is_generated_from_its_records():
     """reference/gpu-smoke-h200/README.md is what bench/gpu_reference.py renders from the folder's records."""
     folder = ROOT / "reference" / "gpu-smoke-h200"
-    text = load_script("gpu_reference").render(folder, (folder / "COMMIT").read_text().strip())
+    text = gpu_reference.render(folder, (folder / "COMMIT").read_text().strip())
     assert text == (folder / "README.md").read_text()
     assert "NVIDIA H200" in text and "nvml" in json.loads(next((folder / "records").glob("06_*fp32.json")).read_text())[
         "metrics"]["energy_method"]
