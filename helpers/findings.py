@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 from helpers import paths, ticket_files
+from helpers.energy import best_reading
 from helpers.lifecycle import short_method
 from helpers.ranking import compare_in_profile
 from helpers.results import load_record, load_records
@@ -38,7 +39,7 @@ def _end(profile: str, text: str) -> str:
 
 
 def _joules(record: dict) -> str:
-    reading = next((e for e in record["energy"] if e["joules"] is not None), None)  # most trusted first
+    reading = best_reading(record["energy"])
     return f"{reading['joules']:.3g} J ({short_method(reading['method'])})" if reading else "energy unavailable"
 
 
@@ -68,8 +69,7 @@ def pruning(profile: str, variant: str) -> str:
         f"on held-out tickets went from {m['perplexity_dense']:.1f} (dense) to {m['perplexity']:.1f} "
         f"({m['perplexity'] / m['perplexity_dense']:.1f}×). The pruning run, calibration included, took "
         f"{_joules(record)}. The zeros still run on dense kernels here ({record['kernel'].removesuffix(' (pruning run)')}): "
-        f"notebook 4 measures "
-        f"speed and notebook 6 what is left of the task."))
+        f"notebook 4 measures speed and notebook 6 what is left of the task."))
 
 
 def quantization(profile: str, variant: str) -> str:
