@@ -67,7 +67,8 @@ def pruning(profile: str, variant: str) -> str:
         f"{spec['method'].capitalize()} pruning ({spec['pattern']}) zeroed {share} of every block linear's weights "
         f"({checked} {'verified' if m['pattern_verified'] else 'NOT verified'} in every layer). Perplexity "
         f"on held-out tickets went from {m['perplexity_dense']:.1f} (dense) to {m['perplexity']:.1f} "
-        f"({m['perplexity'] / m['perplexity_dense']:.1f}×). The pruning run, calibration included, took "
+        f"({m['perplexity'] / m['perplexity_dense']:.1f}×). The pruning run"
+        f"{', calibration included,' if spec['method'] == 'wanda' else ''} took "
         f"{_joules(record)}. The zeros still run on dense kernels here ({record['kernel'].removesuffix(' (pruning run)')}): "
         f"notebook 4 measures speed and notebook 6 what is left of the task."))
 

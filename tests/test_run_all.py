@@ -3,6 +3,7 @@ import csv
 import json
 import math
 
+import nbformat
 import pytest
 
 from helpers import classification, paths
@@ -49,9 +50,9 @@ def test_smoke_profile_runs_all_seven_notebooks(tmp_path):
     executed = {p.name.split("__")[0].removesuffix(".ipynb") for p in paths.runs_dir(name).glob("*.ipynb")}
     assert executed == set(NOTEBOOKS_IN_ORDER)
     for path in paths.runs_dir(name).glob("*.ipynb"):  # each ends with a Finding rendered from this run's records
-        cells = json.loads(path.read_text())["cells"]
-        finding = next(i for i, c in enumerate(cells) if "".join(c["source"]).startswith("## Finding"))
-        rendered = "".join(o.get("data", {}).get("text/markdown", "") for o in cells[finding + 1]["outputs"])
+        cells = nbformat.read(path, as_version=4).cells
+        finding = next(i for i, c in enumerate(cells) if c.source.startswith("## Finding"))
+        rendered = "".join(o.get("data", {}).get("text/markdown", "") for o in cells[finding + 1].outputs)
         assert "Smoke-sized profile: too few tickets" in rendered, path.name
 
     records = load_records(name)
