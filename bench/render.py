@@ -4,8 +4,15 @@ from __future__ import annotations
 from pathlib import Path
 
 
-TARGETS = {"default_s": 600, "smoke_s": 90, "peak_ratio": 0.60, "joule_ratio": 0.30, "f1_loss_points": 1.0,
-           "naive_speedup": 5.0, "meter_overhead_pct": 1.0}
+# Issue #14's targets: wall times on a quiet machine, shares of the measured GEMM peaks, ratios to peers.
+TARGETS = {"default_s": 900, "smoke_s": 120, "peak_ratio": {"fp32": 0.60, "bf16": 0.40}, "lora_peak_ratio": 0.25,
+           "joule_ratio": 0.25, "f1_loss_points": 1.0, "naive_speedup": 10.0, "meter_overhead_pct": 1.0}
+PERTURBED = 0.10  # another process used more than this share of the machine's CPUs during a measurement
+
+
+def load(x) -> str:
+    """Other processes' load for a table cell, marked when it perturbed the measurement."""
+    return fmt(x, ".0%") + (" **perturbed**" if x is not None and x > PERTURBED else "")
 
 
 def fmt(x, spec=".3g"):
@@ -27,16 +34,16 @@ def render(r: dict) -> str:
         "process's CPU-seconds x 4 W per busy thread (CodeCarbon's figure for an unknown CPU, no RAM/idle); "
         "`codecarbon` is CodeCarbon's offline tracker in process mode (the same modelled CPU power plus a constant "
         "RAM power, so it mostly tracks wall time). Ratios between variants inherit those models.\n")
-    load = r.get("max_other_load")
-    add(f"Other processes' load during the measurements: max {fmt(load, '.0%')} of the machine's CPUs "
-        f"(per row below).{' **The machine was shared with other jobs during this run; figures with a high load are perturbed.**' if load and load > 0.1 else ''}\n")
+    worst = r.get("max_other_load")
+    add(f"Other processes' load during the measurements: max {fmt(worst, '.0%')} of the machine's CPUs "
+        f"(per row below).{' **The machine was shared with other jobs during this run; rows marked perturbed are not reliable.**' if worst and worst > PERTURBED else ''}\n")
 
     add("## 1. Wall time of the study (`run_all.py`)\n")
     add("| profile | wall time | source | other load | slowest notebooks (s, summed over executions) |")
     add("|---|---|---|---|---|")
     for p in r["profiles"]:
         top = sorted(p.get("by_notebook", {}).items(), key=lambda kv: -kv[1])[:4]
-        add(f"| {p['profile']} | {fmt(p['wall_s'], '.0f')} s | {p['source']} | {fmt(p.get('other_load'), '.0%')} | "
+        add(f"| {p['profile']} | {fmt(p['wall_s'], '.0f')} s | {p['source']} | {load(p.get('other_load'))} | "
             + ", ".join(f"{k} {v:.0f}" for k, v in top) + " |")
 
     add("\n## 2. GEMM peak (same run)\n")
@@ -64,7 +71,7 @@ def render(r: dict) -> str:
         df = 100 * (v["macro_f1"] - base["macro_f1"]) if base else None
         add(f"| {name} | {v['kernel']} | {v['tickets_per_s']:.2f} | {v['flop_per_s'] / 1e9:.0f} | {v['gemm']} | "
             f"{100 * v['flop_per_s'] / peak:.0f} % | {fmt(v['j_cpu_model'])} | {fmt(jr, '.2f')} | {fmt(v['j_codecarbon'])} | "
-            f"{fmt(cr, '.2f')} | {v['macro_f1']:.3f} | {fmt(df, '+.1f')} | {fmt(v['other_load'], '.0%')} |")
+            f"{fmt(cr, '.2f')} | {v['macro_f1']:.3f} | {fmt(df, '+.1f')} | {load(v['other_load'])} |")
     add(f"\nJ/ticket: mean over {r['chunks']} metered windows (helpers.energy.measure_per_item, as notebook 6), "
         "each a chunk of the tickets, after a one-ticket warm-up. Method: "
         + (base["codecarbon_method"] if base else "") + "; cpu-model = process CPU-s x 4 W.\n")
@@ -76,7 +83,7 @@ def render(r: dict) -> str:
         s = r["variants"][name]
         add(f"| {name} | {n['tickets_per_s']:.3f} | {n['macro_f1']:.3f} | {n['unparsed']}/{n['tickets']} | "
             f"{s['tickets_per_s']:.2f} | {s['macro_f1']:.3f} | {s['tickets_per_s'] / n['tickets_per_s']:.1f}x | "
-            f"{fmt(n['other_load'], '.0%')} |")
+            f"{load(n['other_load'])} |")
     add(f"\nNaive peer: `model.generate` greedy, max_new_tokens={r['naive_max_new_tokens']}, batch 1, stopping at "
         "end-of-turn; the answer is mapped to a label by exact match, else the label named earliest in it, else the "
         "closest label name (difflib, cutoff 0.6); unparsed answers count as wrong. Naive tickets are the first "
@@ -90,10 +97,19 @@ def render(r: dict) -> str:
     add("|---|---|---|---|---|---|---|---|---|")
     add(f"| {o['work']} | {o['bare_s']:.3f} s | {o['metered_s']:.3f} s | {o['overhead_pct']:+.2f} % | "
         f"{1000 * o['empty_window_s']:.1f} ms | {o['empty_window_pct']:.2f} % | {o['repeats']} | "
-        f"{fmt(o['other_load_max'], '.0%')} | {fmt(o.get('tracker_start_s'), '.2f')} s |")
+        f"{load(o['other_load_max'])} | {fmt(o.get('tracker_start_s'), '.2f')} s |")
     add("\nThe A/B difference is within run-to-run noise when it is below the spread of the repeats; the empty window "
         "is the meter's fixed cost per window (CodeCarbon task start/stop, /proc reads).\n")
 
+    if r.get("lora"):
+        t = r["lora"]
+        add("## 6. LoRA fine-tuning throughput (bf16, the study's trainer)\n")
+        add("| batch | seconds per step | training tokens/s | GFLOP/s | % of bf16 peak | other load |")
+        add("|---|---|---|---|---|---|")
+        add(f"| {t['batch_size']} | {t['seconds_per_step']:.2f} | {t['tokens_per_s']:.0f} | {t['flop_per_s'] / 1e9:.0f} | "
+            f"{100 * t['flop_per_s'] / r['gemm']['bf16']['peak']:.0f} % | {load(t.get('other_load'))} |")
+        add(f"\nUseful FLOPs = 4 x block-linear weights x training tokens (forward + input gradient through the frozen "
+            f"weights); {t['steps']} steps timed as the difference of a 1-step and a {1 + t['steps']}-step run.\n")
     add("## Targets\n")
     add("| figure | measured | target | met? | what bounds it if missed |")
     add("|---|---|---|---|---|")
@@ -124,9 +140,10 @@ def targets(r: dict) -> list[dict]:
         v = r["variants"].get(name)
         if v:
             ratio = v["flop_per_s"] / r["gemm"][v["gemm"]]["peak"]
+            goal = TARGETS["peak_ratio"][name]
             out.append({"figure": f"RCA scoring FLOP/s, {name}", "measured": f"{100 * ratio:.0f} % of {name} GEMM peak",
-                        "target": ">= 60 %", "met": ratio >= TARGETS["peak_ratio"],
-                        "bound": "" if ratio >= TARGETS["peak_ratio"] else "non-GEMM ops (masked attention, norms, "
+                        "target": f">= {goal:.0%}", "met": ratio >= goal,
+                        "bound": "" if ratio >= goal else "non-GEMM ops (masked attention, norms, "
                         "rotary, SiLU) and the model's narrow 576-wide GEMMs; see 'What bounds the missed targets'"})
     base = r["variants"].get("fp32")
     if base:
@@ -134,8 +151,10 @@ def targets(r: dict) -> list[dict]:
               and 100 * (base["macro_f1"] - v["macro_f1"]) <= TARGETS["f1_loss_points"]]
         best = min(ok) if ok else (None, "none")
         floor = r["gemm"]["fp32"]["peak"] / max(g["peak"] for g in r["gemm"].values())
-        out.append({"figure": "best variant J/ticket vs fp32 (<= 1 pt macro-F1 loss)",
-                    "measured": f"{fmt(best[0], '.2f')}x ({best[1]}, cpu-model)", "target": "<= 0.30x",
+        out.append({"figure": "best variant J/ticket vs fp32 (<= 1 pt macro-F1 loss; base model, zero-shot: the "
+                              "fine-tuned fp32 model #14 names is not trained by the default profile yet)",
+                    "measured": f"{fmt(best[0], '.2f')}x ({best[1]}, cpu-model)",
+                    "target": f"<= {TARGETS['joule_ratio']:.2f}x",
                     "met": bool(best[0] is not None and best[0] <= TARGETS["joule_ratio"]),
                     "bound": "" if best[0] is not None and best[0] <= TARGETS["joule_ratio"] else
                     f"the same FLOPs on the fastest kernel here: fp32 peak / best GEMM peak = {floor:.2f}x at equal "
@@ -144,10 +163,17 @@ def targets(r: dict) -> list[dict]:
         n, s = r["naive"]["fp32"], r["variants"]["fp32"]
         speed = s["tickets_per_s"] / n["tickets_per_s"]
         out.append({"figure": "study vs naive peer, fp32", "measured": f"{speed:.1f}x tickets/s, macro-F1 "
-                    f"{s['macro_f1']:.3f} vs {n['macro_f1']:.3f}", "target": ">= 5x at equal or better macro-F1",
+                    f"{s['macro_f1']:.3f} vs {n['macro_f1']:.3f}", "target": f">= {TARGETS['naive_speedup']:.0f}x at equal or better macro-F1",
                     "met": speed >= TARGETS["naive_speedup"] and s["macro_f1"] >= n["macro_f1"],
                     "bound": "" if speed >= TARGETS["naive_speedup"] and s["macro_f1"] >= n["macro_f1"] else
                     "see section 4"})
+    if r.get("lora"):
+        ratio = r["lora"]["flop_per_s"] / r["gemm"]["bf16"]["peak"]
+        goal = TARGETS["lora_peak_ratio"]
+        out.append({"figure": "LoRA fine-tuning FLOP/s, bf16", "measured": f"{100 * ratio:.0f} % of bf16 GEMM peak",
+                    "target": f">= {goal:.0%}", "met": ratio >= goal,
+                    "bound": "" if ratio >= goal else "see section 6: per-step overheads of the trainer and the "
+                    "non-GEMM work of the backward pass"})
     o = r["overhead"]
     worst = max(o["overhead_pct"], o["empty_window_pct"])
     out.append({"figure": "metering overhead", "measured": f"{o['overhead_pct']:+.2f} % A/B, "

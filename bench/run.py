@@ -13,7 +13,10 @@ What it measures (one process, torch threads fixed and recorded):
 3. per variant: joules per ticket, its ratio to fp32, and the method. On a machine without RAPL or NVML every
    joule is MODELLED (CodeCarbon process mode, and CPU-seconds x 4 W), never metered: the table says which;
 4. a naive peer: the same prompt, free greedy generation one ticket at a time, the label parsed from the text;
-5. metering overhead: the same scoring batch with and without helpers.energy.measure.
+5. metering overhead: the same scoring batch with and without helpers.energy.measure;
+6. LoRA fine-tuning throughput (bf16, the study's trainer, a few steps; not with --quick): useful FLOP/s against the
+   bf16 GEMM peak.
+Rows where other processes used more than 10 % of the CPUs are marked perturbed.
 No figure here is asserted in tests; tests/test_bench.py only runs the pieces on a tiny model.
 """
 from __future__ import annotations
@@ -29,11 +32,12 @@ sys.path.insert(0, str(ROOT))
 
 import helpers  # noqa: E402,F401  (offline mode)
 from bench.flops import scoring_flops  # noqa: E402
-from bench.hardware import gemm_peak, machine  # noqa: E402
+from bench.hardware import Timer, gemm_peak, machine  # noqa: E402
 from bench.metering import meter_overhead, tracker_start_cost  # noqa: E402
 from bench.peers import naive_peer  # noqa: E402
 from bench.render import render, targets  # noqa: E402
 from bench.timing import previous_profile, run_profile  # noqa: E402
+from bench.training import lora_throughput  # noqa: E402
 
 
 def load_bench_variant(name: str, calibration: list[str]):
@@ -98,7 +102,7 @@ def main(argv=None) -> int:
         return 0
     import torch
 
-    from helpers import ticket_generator
+    from helpers import finetune, models, ticket_generator
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -137,6 +141,12 @@ def main(argv=None) -> int:
             r["overhead"]["work"] = f"bf16 scoring of {len(batch)} tickets"
             r["overhead"]["tracker_start_s"] = tracker_start_cost(cc_dir)
         del model
+    if not args.quick:
+        say("LoRA fine-tuning throughput (bf16) ...")
+        examples = finetune.training_examples(splits["train"], labels, 0.25, 0)
+        with Timer() as timer:
+            r["lora"] = lora_throughput(lambda: models.load_model("default", "bf16"), examples)
+        r["lora"]["other_load"] = timer.other_load
     r["profiles"] = []
     if not args.quick:
         say("run_all smoke ...")

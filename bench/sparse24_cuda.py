@@ -47,6 +47,7 @@ def linear_rows(model, tokens: list[int], dtypes) -> list[dict]:
                 err = (F.linear(x, sparse) - F.linear(x, dense)).abs().max().item()
                 dense_ms, sparse_ms = median_ms(lambda: F.linear(x, dense)), median_ms(lambda: F.linear(x, sparse))
                 rows.append({"layer": name, "shape": list(dense.shape), "dtype": str(dtype).split(".")[-1],
+                             "backend": type(sparse).__name__,  # cuSPARSELt or CUTLASS: PyTorch picks one
                              "tokens": n, "dense_ms": round(dense_ms, 4), "sparse_ms": round(sparse_ms, 4),
                              "speedup": round(dense_ms / sparse_ms, 2), "max_abs_diff": err})
     return rows
@@ -98,7 +99,8 @@ def main(argv=None) -> int:
                "linears": linear_rows(model, args.tokens, (torch.float16, torch.bfloat16)),
                "model": model_rows(args.batch, args.seq, ("fp16", "bf16"))}
         del model
-        print(f"{doc['device']}, torch {doc['torch']}: F.linear, dense vs 2:4 semi-structured (median ms)")
+        print(f"{doc['device']}, torch {doc['torch']}: F.linear, dense vs 2:4 semi-structured (median ms), "
+              f"backend {doc['linears'][0]['backend']}")
         for r in doc["linears"]:
             print(f"  {r['layer']:<18} {str(r['shape']):<12} {r['dtype']:<9} {r['tokens']:>5} tokens  "
                   f"dense {r['dense_ms']:.4f}  2:4 {r['sparse_ms']:.4f}  x{r['speedup']}  |diff| {r['max_abs_diff']:.2g}")
