@@ -37,12 +37,15 @@ def test_pieces_and_report_on_the_tiny_model(tiny_model, tokenizer, tmp_path):
               "naive_max_new_tokens": 3, "gemm": gemm, "variants": variants, "naive": {"fp32": naive},
               "overhead": {**overhead, "work": "sum", "tracker_start_s": 1.0}, "max_other_load": 0.0,
               "profiles": [{"profile": "smoke", "wall_s": 80.0, "source": "test", "by_notebook": {"01_data": 5.0}},
-                           timing.previous_profile("no-such-profile")], "notes": []}
+                           timing.previous_profile("no-such-profile")], "notes": [],
+              "lora": {"batch_size": 8, "seconds_per_step": 2.0, "tokens_per_s": 800.0, "flop_per_s": 3e8, "steps": 4,
+                       "other_load": 0.2}}
     report["targets"] = render.targets(report)
     text = render.render(report)
     figures = [t["figure"] for t in report["targets"]]
-    assert len(figures) == 7 and "metering overhead" in figures
-    for section in ("## 1.", "## 2.", "## 2-3.", "## 4.", "## 5.", "## Targets", "modelled, not metered"):
+    assert len(figures) == 8 and "metering overhead" in figures and "LoRA fine-tuning FLOP/s, bf16" in figures
+    assert "| 8 | 2.00 | 800 | 0 | 30 % | 20% **perturbed** |" in text  # 3e8 / 1e9 of the bf16 peak; load above 10 %
+    for section in ("## 1.", "## 2.", "## 2-3.", "## 4.", "## 5.", "## 6.", "## Targets", "modelled, not metered"):
         assert section in text
     assert "| fp32 | dense |" in text and "| bf16 | dense |" in text and "not run" in text
 
@@ -60,3 +63,15 @@ def test_published_gpu_run_readme_is_generated_from_its_records():
     assert text == (folder / "README.md").read_text()
     assert "NVIDIA H200" in text and "nvml" in json.loads(next((folder / "records").glob("06_*fp32.json")).read_text())[
         "metrics"]["energy_method"]
+
+
+def test_lora_throughput_on_the_tiny_model(tiny_model, tokenizer):
+    import copy
+
+    from bench import training
+
+    examples = [{"prompt": [{"role": "user", "content": f"ticket {i}"}],
+                 "completion": [{"role": "assistant", "content": "fibre cut"}]} for i in range(8)]
+    got = training.lora_throughput(lambda: (copy.deepcopy(tiny_model), tokenizer), examples, batch_size=2, steps=3,
+                                   lora_r=2, bf16=False)
+    assert got["tokens"] > 0 and got["flops"] == 4 * training.non_embedding_params(tiny_model) * got["tokens"]
