@@ -132,6 +132,8 @@ def payback_text(row, is_baseline: bool, tickets_per_day: float) -> str:
     single = "" if math.isfinite(row.get("saving_ci95", 0.0)) else ", single measurement"
     if math.isinf(row["break_even_tickets"]):
         return f"never (costs more per ticket{single})"
+    if row["break_even_tickets"] < 1:
+        return f"within the first ticket{single}"
     days = row["break_even_tickets"] / tickets_per_day
     tickets = f"{row['break_even_tickets']:,.0f}"
     return f"{tickets} ticket{'' if tickets == '1' else 's'} ({_readable(days)} days at {tickets_per_day:,.0f} a day{single})"

@@ -132,7 +132,6 @@ def load_model(model_path="default", precision: str = "fp32", device: str | None
         raise ValueError(f"precision {precision!r} on {device}: {unsupported(precision, device)}")
     kwargs = {"use_safetensors": True, "trust_remote_code": False}
     if precision in BNB_PRECISIONS:
-        _quiet_bitsandbytes()
         if precision == "int8":
             kwargs["quantization_config"] = BitsAndBytesConfig(load_in_8bit=True)
         else:
@@ -169,13 +168,6 @@ def _dynamic_int8(model):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # torch.ao.quantization is deprecated in favour of torchao, still works
         return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
-
-
-def _quiet_bitsandbytes() -> None:
-    """bnb logs a warning on every int8 matmul on CPU; keep its logger to errors."""
-    import logging
-
-    logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
 
 
 def weight_bytes(model) -> int:

@@ -121,9 +121,11 @@ def load_variant(variant: Variant, profile: str, model_path="default", with_adap
     device = next(model.parameters()).device.type
     text = kernel_name(variant.precision, device)
     if adapter is not None and not for_training:
+        from peft import PeftModel
+
         model, merged = merge_adapter(model, variant.precision, keep_zeros=variant.pruned)
         text += f"; {merged}"
-        adapter = adapter if "unmerged" in merged else None
+        adapter = adapter if isinstance(model, PeftModel) else None  # still a separate adapter at inference
     if variant.pruned:
         text += f" ({variant.method} {variant.pattern} zeros"
         if variant.pattern == "2:4" and not for_training and adapter is None:
@@ -137,7 +139,8 @@ def merge_adapter(model, precision: str, keep_zeros: bool = False):
     """Fold a LoRA adapter into the weights, so inference pays nothing for it. With `keep_zeros` (a pruned base)
     the base's zeros are applied again after merging (a dense adapter fills them) and the sparsity is measured
     again for the record. bitsandbytes' 8/4-bit weights cannot absorb an adapter without leaving their format:
-    they keep it unmerged. Returns (model, what happened in words)."""
+    they keep it unmerged. bench/merge_check.py compares merged and unmerged predictions on a run's test tickets.
+    Returns (model, what happened in words)."""
     if precision in BNB_PRECISIONS:
         return model, f"LoRA adapter unmerged ({precision} weights cannot absorb it)"
     from helpers.prune import block_linears, layer_sparsity

