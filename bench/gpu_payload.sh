@@ -6,6 +6,11 @@
 #   bash bench/gpu_payload.sh [folder=.gpu] [part size=60m]
 #   -> folder/p1/, folder/p2/, ...: part files plus SHA256SUMS of all parts; bench/gpu_smoke.sh unpacks them.
 #
+# Through the device tool (64 MiB per call; the machine keeps /tmp while it stays warm, about 30 s between calls):
+# one call per part but the last, carrying .gpu/pK: `mkdir -p /tmp/stage && cp .gpu/pK/* /tmp/stage/`; the last call
+# carries the last part: `cp .gpu/pN/* /tmp/stage/ && RUN_LIMIT_S=420 bash bench/gpu_smoke.sh /tmp/stage $OUT`.
+# Then: python bench/gpu_reference.py <gpu-smoke.tar.gz unpacked> --commit <the commit that ran>.
+#
 # Wheels: every package of .venv (pins of requirements.txt and what they pulled in) that the device image lacks,
 # plus transformers, peft, regex and fsspec at our versions; bitsandbytes keeps only its CPU and CUDA 13 libraries.
 set -euo pipefail
