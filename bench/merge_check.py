@@ -4,7 +4,8 @@
 
 Loads the run's adapter (notebook 5) on the base at `precision`, scores every test ticket with the fine-tuned
 scoring rule (as notebook 6) three ways: adapter unmerged at `precision`, merged into `precision` weights, and
-merged into fp32 weights; prints macro-F1 of each and the paired bootstrap difference (same tickets) against the
+merged into fp32 weights; each merged model also in batches of 3 instead of 8 (same tickets, other batch
+neighbours: rounding alone). Prints macro-F1 of each and the paired bootstrap difference (same tickets) against the
 unmerged model. Run it alone (one torch job at a time). Why it exists: in 16-bit weights W + BA is rounded to 8
 mantissa bits, which could lose part of a small adapter; notebook 6 runs merged 16-bit weights
 (helpers.variants.merge_adapter), and this checks what that costs on the test tickets.
@@ -21,8 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from helpers import classification, intervals, models, paths, scoring, ticket_files, variants  # noqa: E402
 
 
-def predictions(model, tokenizer, texts: list[str], labels: list[str]) -> list[str]:
-    scores = scoring.score_labels(model, tokenizer, texts, labels)
+def predictions(model, tokenizer, texts: list[str], labels: list[str], batch_size: int = scoring.BATCH_SIZE) -> list[str]:
+    scores = scoring.score_labels(model, tokenizer, texts, labels, batch_size=batch_size)
     return [labels[i] for i in scoring.apply_rule(scores, scoring.FINE_TUNED).argmax(axis=1)]
 
 
@@ -44,7 +45,10 @@ def main(argv=None) -> int:
     for name, precision, merge in ((f"{args.precision} unmerged", args.precision, False),
                                    (f"{args.precision} merged", args.precision, True), ("fp32 merged", "fp32", True)):
         model, tokenizer = models.load_model("default", precision, adapter=adapter)
-        runs[name] = predictions(model.merge_and_unload() if merge else model, tokenizer, texts, labels)
+        model = model.merge_and_unload() if merge else model
+        runs[name] = predictions(model, tokenizer, texts, labels)
+        if merge:  # the same model and tickets, other batches: what batch composition alone does at this precision
+            runs[f"{name}, batches of 3"] = predictions(model, tokenizer, texts, labels, batch_size=3)
     reference = f"{args.precision} unmerged"
     out = {"profile": args.profile, "tickets": len(test), "adapter": str(adapter)}
     for name, predicted in runs.items():

@@ -22,6 +22,7 @@ No figure here is asserted in tests; tests/test_bench.py only runs the pieces on
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 import tempfile
@@ -59,15 +60,13 @@ def load_bench_variant(name: str, calibration: list[str]):
 
 def bench_scoring(model, tokenizer, tickets: list[dict], labels: list[str], codecarbon_dir: Path,
                   chunks: int = 3) -> dict:
-    """Score tickets as notebook 6 does (helpers.energy.measure_per_item: warm-up, `chunks` metered windows)."""
-    import numpy as np
-
+    """Score tickets as notebook 6 does (helpers.scoring.score_in_windows: warm-up, `chunks` metered windows)."""
     from helpers import classification, energy, scoring
 
     texts = [t["text"] for t in tickets]
-    parts, summary = energy.measure_per_item("bench-inference", texts, lambda x: scoring.score_labels(model, tokenizer, x, labels),
-                                             chunks, codecarbon_dir=codecarbon_dir)
-    pred, _ = scoring.predict(scoring.apply_rule(np.concatenate(parts), scoring.RAW))
+    measure = functools.partial(energy.measure_per_item, codecarbon_dir=codecarbon_dir)
+    scores, summary = scoring.score_in_windows(measure, "bench-inference", model, tokenizer, texts, labels, chunks=chunks)
+    pred, _ = scoring.predict(scoring.apply_rule(scores, scoring.RAW))
     seconds = sum(r["duration_s"] for r in summary["readings"][:1])
     by_meter = {r["meter"]: r for r in summary["readings"]}
     flops = scoring_flops(model.config, tokenizer, texts, labels)

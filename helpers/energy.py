@@ -301,19 +301,21 @@ def t_interval(samples: list[float]) -> tuple[float, float | None]:
 
 
 def measure_per_item(name: str, items: list, work, chunks: int = 3, warmup: int = 1, codecarbon_dir=None,
-                     meters: list | None = None):
+                     meters: list | None = None, align: int = 1):
     """Run work(items) in `chunks` equal parts, each its own measurement window, after an unmeasured warm-up
-    on the first `warmup` items. Returns (list of work results, summary).
+    on the first `warmup` items. Returns (list of work results, summary). `align`: every part but the last holds a
+    multiple of this many items (whole batches, so work batched `align` at a time sees the batches of one call).
 
     The summary has, per meter, total joules and duration, the mean joules per item over the chunks with a
     95 % t-interval, and the repeat count: repeating over chunks of distinct items costs no extra compute.
     """
     if not items:
         raise ValueError("no items to measure")
-    chunks = max(1, min(chunks, len(items)))
+    units = -(-len(items) // align)  # whole batches
+    chunks = max(1, min(chunks, units))
     if warmup:
         work(items[:warmup])
-    bounds = [round(i * len(items) / chunks) for i in range(chunks + 1)]  # exactly `chunks` near-equal parts
+    bounds = [min(len(items), round(i * units / chunks) * align) for i in range(chunks + 1)]  # near-equal parts
     parts = [items[a:b] for a, b in zip(bounds, bounds[1:])]
     outputs, windows = [], []
     for part in parts:

@@ -8,18 +8,17 @@ from helpers.classification import classification_report, prediction_spread, rca
 from helpers.scoring import RAW, ScoringRule, apply_rule, predict
 
 
-def evaluate(score_parts: list[np.ndarray], tickets: list[dict], labels: list[str], rule: ScoringRule, summary,
+def evaluate(scores: np.ndarray, tickets: list[dict], labels: list[str], rule: ScoringRule, summary,
              reference: np.ndarray | None = None):
-    """RCA metrics of the tickets' label scores under `rule`. `score_parts`: scoring.score_labels of the tickets, one
-    array per chunk of the notebook's energy window (run.measure_per_item), whose `summary` gives J per ticket;
-    `reference`: the calibration texts' scores when the rule calibrates (once per model, outside the window).
+    """RCA metrics of the tickets' label scores under `rule`. `scores`: scoring.score_in_windows of the tickets, whose
+    energy `summary` gives J per ticket; `reference`: the calibration texts' scores when the rule calibrates (once per
+    model, outside the window).
 
     Returns (metrics, details): metrics from classification_report plus the raw rule's accuracy/macro-F1, J/ticket and
     the rule; details per ticket: ids, predicted labels (under the rule and raw) and raw label scores (the RAW rule),
     for paired comparisons and for the record."""
     from helpers.energy import ticket_metrics
 
-    scores = np.concatenate(score_parts)
     pred, confidence = predict(apply_rule(scores, rule, reference))
     raw = apply_rule(scores, RAW)
     y_true, y_pred, y_raw = [t["root_cause"] for t in tickets], [labels[i] for i in pred], [labels[i] for i in raw.argmax(1)]

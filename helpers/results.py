@@ -83,11 +83,11 @@ class Run:
 
         return measure(name, codecarbon_dir=self.codecarbon_dir, gpu=gpu)
 
-    def measure_per_item(self, name: str, items: list, work, chunks: int = 3):
+    def measure_per_item(self, name: str, items: list, work, chunks: int = 3, align: int = 1):
         """Measure work over items in chunks (helpers.energy.measure_per_item); returns (outputs, summary)."""
         from helpers.energy import measure_per_item
 
-        return measure_per_item(name, items, work, chunks=chunks, codecarbon_dir=self.codecarbon_dir)
+        return measure_per_item(name, items, work, chunks=chunks, codecarbon_dir=self.codecarbon_dir, align=align)
 
 
 def _jsonable(value):

@@ -56,14 +56,39 @@ RAW = ScoringRule("mean", "none")  # the scores as the model gives them
 FINE_TUNED = ScoringRule("sum", "none")  # a fine-tuned model was trained on log P(label | ticket): the sum
 
 
+BATCH_SIZE = 8  # tickets per forward in score_labels
+
+
+def score_in_windows(measure, name: str, model, tokenizer, texts: list[str], labels: list[str],
+                     shots: list[dict] | None = None, chunks: int = 3) -> tuple[np.ndarray, dict]:
+    """score_labels of `texts` inside the energy windows of `measure` (results.Run.measure_per_item: a warm-up, then
+    `chunks` windows named `name`); returns (scores in the texts' order, the windows' summary).
+
+    The texts are scored longest prompt first, as score_labels batches them, and every window holds whole batches,
+    so the batches are exactly those of one pass over all texts. Why it matters: in 16-bit weights a ticket's scores
+    depend on the batch it shares (padding width and matmul shapes change the rounding), enough to flip a fine-tuned
+    bf16 model's predictions (bench/merge_check.py measures it); fp32 scores move by about 1e-5."""
+    lengths = [len(_prompt_ids(tokenizer, text, labels, shots)) for text in texts]
+    order = sorted(range(len(texts)), key=lambda i: -lengths[i])  # score_labels' own order (a stable sort)
+    parts, summary = measure(name, [texts[i] for i in order], lambda part: score_labels(
+        model, tokenizer, part, labels, shots), chunks, align=BATCH_SIZE)
+    scores = np.empty((len(texts), len(labels), len(REDUCTIONS)))
+    scores[order] = np.concatenate(parts)
+    return scores, summary
+
+
+def _prompt_ids(tokenizer, text: str, labels: list[str], shots: list[dict] | None) -> list[int]:
+    return tokenizer(chat_prompt(tokenizer, text, labels, shots), add_special_tokens=False)["input_ids"]
+
+
 def score_labels(model, tokenizer, texts: list[str], labels: list[str], shots: list[dict] | None = None,
-                 batch_size: int = 8) -> np.ndarray:
+                 batch_size: int = BATCH_SIZE) -> np.ndarray:
     """Log-probabilities of each label's tokens after each ticket's prompt, reduced three ways: an array of shape
     (tickets, labels, len(REDUCTIONS)), in REDUCTIONS order (see ScoringRule).
 
     Computed exactly, with no token processed twice:
-    - the prompt prefix every ticket shares (system prompt with the label list, few-shot examples) is
-      encoded once per call; its keys/values are reused by every ticket;
+    - the prompt prefix every ticket shares (system prompt with the label list, few-shot examples, up to the
+      ticket's text) is encoded once per call; its keys/values are reused by every ticket;
     - each ticket's own tokens are encoded once, followed in the same row by all label continuations; a
       block attention mask lets each label see the prefix, the ticket and its own earlier tokens only (so
       every label is scored as if it alone followed the ticket), with positions restarting per label;
@@ -76,12 +101,13 @@ def score_labels(model, tokenizer, texts: list[str], labels: list[str], shots: l
 
     device = next(model.parameters()).device
     label_ids = [tokenizer(label, add_special_tokens=False)["input_ids"] for label in labels]
-    prompts = [tokenizer(chat_prompt(tokenizer, text, labels, shots), add_special_tokens=False)["input_ids"]
-               for text in texts]
+    prompts = [_prompt_ids(tokenizer, text, labels, shots) for text in texts]
     scores = np.zeros((len(texts), len(labels), len(REDUCTIONS)))
     if not texts:
         return scores
-    prefix = _common_prefix(prompts)
+    # The template before the ticket (two unlike placeholder tickets share only that), so the split between the cached
+    # prefix and the batch does not depend on which tickets are scored together.
+    prefix = _common_prefix(prompts + [_prompt_ids(tokenizer, text, labels, shots) for text in ("0", "Z")])
     tail = [t for ids in label_ids for t in ids]  # every label's tokens, one after the other
     # Where each label starts in the tail, and which tail slots predict which label token.
     starts = np.cumsum([0] + [len(ids) for ids in label_ids])
@@ -104,7 +130,7 @@ def score_labels_plainly(model, tokenizer, text: str, labels: list[str], shots: 
     each label token's log-probability reduced as score_labels does. Shape (labels, len(REDUCTIONS))."""
     import torch
 
-    prompt = tokenizer(chat_prompt(tokenizer, text, labels, shots), add_special_tokens=False)["input_ids"]
+    prompt = _prompt_ids(tokenizer, text, labels, shots)
     out = []
     for label in labels:
         ids = tokenizer(label, add_special_tokens=False)["input_ids"]

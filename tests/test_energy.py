@@ -166,3 +166,14 @@ def test_per_item_from_a_single_window_carries_method_and_repeats():
 
 def test_no_emissions_file_in_the_working_directory():
     assert not os.path.exists("emissions.csv")
+
+
+def test_measure_per_item_aligns_chunks_to_whole_batches():
+    calls = []
+    energy.measure_per_item("inference", list(range(21)), lambda p: calls.append(list(p)), chunks=3, warmup=0,
+                            meters=[energy.CpuTimeModel()], align=4)
+    assert [len(c) for c in calls] == [8, 8, 5] and sum(calls, []) == list(range(21))  # 6 batches of 4 (last: 1)
+    calls.clear()
+    energy.measure_per_item("inference", list(range(5)), lambda p: calls.append(list(p)), chunks=3, warmup=0,
+                            meters=[energy.CpuTimeModel()], align=8)
+    assert calls == [list(range(5))]  # one batch: one window

@@ -1,5 +1,7 @@
 """RCA metrics against hand-computed values; cached label scoring equals the plain full-sequence computation;
 scoring rules and calibration; collapsed predictors are flagged."""
+import functools
+
 import numpy as np
 import pytest
 import torch
@@ -142,3 +144,17 @@ def test_chance_macro_f1_matches_simulated_uniform_guessing():
     simulated = np.mean([classification.rca_metrics(y_true, list(rng.choice(labels, len(y_true))), labels)["macro_f1"]
                          for _ in range(300)])
     assert classification.trivial_baselines(y_true, labels)["chance_macro_f1"] == pytest.approx(simulated, abs=0.005)
+
+
+def test_scores_in_energy_windows_equal_one_pass_in_16_bit(tiny_model, tokenizer):
+    """In bf16 a ticket's scores depend on the batch it shares; score_in_windows scores whole batches of one pass in
+    each window, so its scores equal one score_labels call exactly, returned in the texts' order."""
+    from helpers import energy
+
+    model = tiny_model.to(torch.bfloat16)
+    labels = ["mains power failure", "fibre cut", "hvac overheating"]
+    texts = [f"Site {i}: " + "alarm " * (i % 7) + ("LOS on uplink" if i % 2 else "battery low") for i in range(21)]
+    measure = functools.partial(energy.measure_per_item, meters=[energy.CpuTimeModel()])
+    windows, summary = scoring.score_in_windows(measure, "inference", model, tokenizer, texts, labels, chunks=3)
+    assert summary["repeats"] == 3 and summary["items"] == len(texts)
+    np.testing.assert_array_equal(windows, scoring.score_labels(model, tokenizer, texts, labels))
