@@ -91,6 +91,25 @@ def grid_listing(profile_name: str, cells: list[grid.Cell]) -> str:
     return "\n".join(lines + [", ".join(f"{states.count(s)} {s}" for s in ("done", "pending", "N/A"))])
 
 
+STAGE2_WAITS = ("stage 2 and 07_energy_analysis: not derived yet; they follow from stage 1's evaluations "
+                "(06_rca_eval), which are not all recorded")
+
+
+def pending(profile_name: str, cells: list[grid.Cell], force: bool, device: str | None, timings: list) -> list[grid.Cell]:
+    """The cells to run; the others go to `timings` as skipped (done earlier) or N/A (this hardware), with a line."""
+    owners = execution.record_cell_ids(profile_name)
+    todo = []
+    for cell in cells:
+        state = execution.status(profile_name, cell, owners, device)
+        if state == "pending" or (state == "done" and force):
+            todo.append(cell)
+        else:
+            timings.append((cell, "skipped" if state == "done" else "N/A", 0.0))
+            print(f"-- {cell.label} skipped: " + ("done earlier (--force runs it again)" if state == "done" else
+                  f"N/A on this hardware: {execution.not_runnable_here(cell, device)}"), flush=True)
+    return todo
+
+
 def make_executor(args, profile_name: str, threads: int):
     if args.executor == "local":
         return execution.LocalExecutor(fresh_kernels=args.fresh_kernels)
@@ -135,7 +154,7 @@ def main(argv=None) -> int:
         profile = grid.load_profile(args.profile)
         overrides = parse_overrides(args.overrides)
         profile["params"].update(overrides)
-        params.check_params(profile["params"], [v.name for v in profile["variants"]])
+        params.check_params(profile["params"], [v.name for v in profile["variants"] + grid.served_variants(profile)])
         all_cells = grid.expand(profile)
         cells = select(all_cells, args.only, args.start)
         check_dataset(profile["params"])
@@ -147,36 +166,45 @@ def main(argv=None) -> int:
         return 2
     name = profile["params"]["profile"]
     if args.list:
-        print(grid_listing(name, cells))
+        print(grid_listing(name, cells) + (f"\n{STAGE2_WAITS}" if profile["stage2"] and not any(
+            c.notebook == "07_energy_analysis" for c in all_cells) else ""))
         return 0
     started, t0 = datetime.now(timezone.utc), time.perf_counter()
     whole_grid = not (args.only or args.start)
     execution.prepare(name, all_cells, everything=args.force and whole_grid)
-    owners = execution.record_cell_ids(name)
     device = "cuda" if args.executor == "slurm" and args.gpus > 0 else None  # the nodes', not this machine's
-    timings, todo = [], []
-    for cell in cells:
-        state = execution.status(name, cell, owners, device)
-        if state == "pending" or (state == "done" and args.force):
-            todo.append(cell)
-        else:
-            timings.append((cell, "skipped" if state == "done" else "N/A", 0.0))
-            print(f"-- {cell.label} skipped: " + ("done earlier (--force runs it again)" if state == "done" else
-                  f"N/A on this hardware: {execution.not_runnable_here(cell, device)}"), flush=True)
     executor = make_executor(args, name, int(profile["params"].get("threads", 2)))
-    print(f"profile {name}: {len(todo)} of {len(cells)} cells to run, {executor.name} executor -> runs/{name}/",
-          flush=True)
-    failures = []
-    for stage in execution.stages(todo):
-        for cell, seconds, error in executor.run_stage(stage, name):
-            timings.append((cell, "FAILED" if error else "ok", seconds))
-            if error:
-                failures.append(f"run_all: {cell.label} failed at {error}\n"
-                                f"executed notebook kept: runs/{name}/{cell.output_name}")
-                if not args.keep_going:
-                    break
+    timings, failures, seen, failed = [], [], set(), set()
+    while True:  # again after each pass: stage 2's cells appear once stage 1's evaluations are recorded
+        cells = select(grid.expand(profile), args.only, args.start)
+        todo = pending(name, [c for c in cells if c.id not in seen], args.force, device, timings)
+        if todo or not seen:
+            print(f"profile {name}: {len(todo)} of {len(cells)} cells to run, {executor.name} executor -> runs/{name}/",
+                  flush=True)
+        seen |= {c.id for c in cells}
+        if not todo:
+            break
+        for stage in execution.stages(todo):
+            for cell in [c for c in stage if failed & set(c.upstream)]:  # never run on a failed cell's output
+                failed.add(cell.id)
+                timings.append((cell, "N/A", 0.0))
+                print(f"-- {cell.label}: N/A: parent failed", flush=True)
+            runnable = [c for c in stage if c.id not in failed]
+            for cell, seconds, error in executor.run_stage(runnable, name) if runnable else ():
+                timings.append((cell, "FAILED" if error else "ok", seconds))
+                if error:
+                    failed.add(cell.id)
+                    failures.append(f"run_all: {cell.label} failed at {error}\n"
+                                    f"executed notebook kept: runs/{name}/{cell.output_name}")
+                    if not args.keep_going:
+                        break
+            if failures and not args.keep_going:
+                break
         if failures and not args.keep_going:
             break
+    all_cells = grid.expand(profile)
+    if profile["stage2"] and not any(c.notebook == "07_energy_analysis" for c in all_cells):
+        print(STAGE2_WAITS, file=sys.stderr)
     write_timings(name, executor.name, started, t0, timings, whole_grid)
     print(summary(name, timings))
     if failures:

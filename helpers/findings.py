@@ -159,7 +159,8 @@ def versus_paper(ranked, records: list[dict]) -> str:
     first), the fine-tuning records and the kernels that ran; where it disagrees, it says why."""
     candidates = ranked[ranked.llm & ranked.recommendable]
     tuned = sorted((r["metrics"]["joules_per_training_token"], r["spec"]["precision"]) for r in records
-                   if r["notebook"] == "05_finetune" and r["metrics"].get("joules_per_training_token") is not None)
+                   if r["notebook"] == "05_finetune" and r["metrics"].get("joules_per_training_token") is not None
+                   and (r.get("spec") or {}).get("method", "none") == "none")  # stage 1's, not stage 2's recoveries
     text = "Against the paper's findings: "
     if tuned:
         cheapest = tuned[0][1]
@@ -186,12 +187,31 @@ def versus_paper(ranked, records: list[dict]) -> str:
                       f"no 2:4 sparse kernel ran here ({two_four.kernel.iloc[0]}), so its zeros saved no work."))
 
 
+def stage2(retention) -> str:
+    """Stage 2 in a sentence per parent: how much of its macro-F1 each pruning kept, as pruned and after recovery,
+    with the paired interval (ranking.retention_table)."""
+    if retention.empty:
+        return ""
+    parts = []
+    for parent, rows in retention.groupby("parent", sort=False):
+        ways = []
+        for (method, pattern, sparsity), way in rows.groupby(["method", "pattern", "sparsity"], sort=False):
+            kept = "; ".join(f"{r.stage} {r.retention_pct:.0f} % [{r.retention_ci_low_pct:.0f}, "
+                             f"{r.retention_ci_high_pct:.0f}] ({r.verdict})" for r in way.itertuples())
+            ways.append(f"{method} {'2:4' if pattern == '2:4' else f'{sparsity * 100:.0f} %'}: {kept}")
+        parts.append(f"Stage 2 pruned {parent} (chosen by R); macro-F1 kept, as % of its own on the same tickets "
+                     f"with the paired 95 % interval — " + ", ".join(ways) + ".")
+    return " ".join(parts)
+
+
 def analysis(profile: str, ranked, paired, w: float, summary, records: list[dict] | None = None,
-             classical=("tfidf-logreg", "minilm-logreg")) -> str:
+             classical=("tfidf-logreg", "minilm-logreg"), retention=None) -> str:
     """Notebook 7: the recommended LLM variant at w (quality with interval, energy against the baseline, one-off
-    energy and payback), the variants that do not do the task, whether a classical model would do as well, and
-    (given the run's records) how this compares with the paper's findings."""
+    energy and payback), the variants that do not do the task, whether a classical model would do as well, what
+    stage 2's pruning kept (`retention`), and (given the run's records) how this compares with the paper's findings."""
     text = _recommendation(ranked, paired, w, summary, classical)
+    if retention is not None and not retention.empty:
+        text += " " + stage2(retention)
     return _end(profile, text + (" " + versus_paper(ranked, records) if records is not None else ""))
 
 

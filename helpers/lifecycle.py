@@ -16,32 +16,36 @@ J_PER_KWH = 3.6e6
 
 def one_off_joules(records: list[dict], spec: dict) -> dict:
     """Energy spent once to produce a variant: pruning (with calibration), conversion to its precision (not the
-    model load every variant pays), fine-tuning.
+    model load every variant pays), fine-tuning; for a variant made from a fine-tuned parent's merged weights, the
+    parent's fine-tuning too (and its own recovery fine-tune when it has one).
 
     The prune notebook's record belongs to every variant pruned the same way; fine-tuning to the variant
     with the same precision and pruning. A step the variant needs whose record is missing makes its total
     unknown (NaN), never 0; `one_off_unknown` says which.
     """
-    def matches(record, keys):
-        s = record.get("spec") or {}
-        return all(s.get(k) == spec.get(k) for k in keys)
+    from helpers.variants import Variant, parent_variant
 
+    defaults = {k: f.default for k, f in Variant.__dataclass_fields__.items()}  # records from before a field existed
     missing = []
 
-    def total(notebook, keys):
-        found = [_work_joules(r) for r in records if r["notebook"] == notebook and matches(r, keys)]
+    def total(notebook, keys, target=spec):
+        want = {**defaults, **target}
+        found = [_work_joules(r) for r in records if r["notebook"] == notebook
+                 and all({**defaults, **(r.get("spec") or {})}[k] == want[k] for k in keys)]
         if not found:
             missing.append(f"no {notebook} record")
         elif any(math.isnan(j) for j in found):
             missing.append(f"no energy reading in {notebook}")
         return sum(found) if found else math.nan
 
-    pruning = ("method", "sparsity", "pattern")
+    pruning = ("method", "sparsity", "pattern", "parent")
     out = {"compression_j": total("04_quantize", ("precision", *pruning)), "finetune_j": 0.0}
     if spec.get("method", "none") != "none":
         out["compression_j"] += total("03_prune", pruning)
     if spec.get("finetune", "none") != "none":
         out["finetune_j"] = total("05_finetune", ("precision", *pruning, "finetune"))
+    if spec.get("parent"):
+        out["finetune_j"] += total("05_finetune", tuple(defaults), parent_variant(spec["parent"]).as_dict())
     return {**out, "one_off_unknown": "; ".join(missing)}
 
 

@@ -40,6 +40,27 @@ def rank(table, w: float = 0.5, energy: str = "joules_per_ticket", quality=("mac
     return out.assign(_order=order).sort_values(["_order", "R"], ascending=False).drop(columns="_order").reset_index(drop=True)
 
 
+def qualities(inference) -> list[str]:
+    """The task-quality columns every variant of a task_table has: RCA macro-F1, and note quality where recorded."""
+    return [c for c in ("macro_f1", "response_quality") if c in inference and inference[c].notna().all()]
+
+
+def ranked_records(records: list[dict], w: float):
+    """rank() of the LLM variants notebook 6 evaluated in `records`, on both tasks where every variant has both."""
+    from helpers.results import records_table
+
+    inference = task_table(records_table(records))
+    return rank(inference, w, quality=qualities(inference))
+
+
+def top_fine_tuned(ranked, k: int) -> list[str]:
+    """The k best fine-tuned variants (dense, with an adapter of their own) in a ranking: stage 2 prunes these.
+    Those that do the task come first (rank's order); one flagged "does not do the task" is taken only when fewer
+    do (a smoke run's few steps), and notebook 7 shows the flag beside it."""
+    tuned = ranked["spec"].map(lambda s: s["finetune"] != "none" and s["method"] == "none" and not s.get("parent"))
+    return list(ranked.loc[ranked["llm"] & tuned, "variant"][:k])
+
+
 def sweep_w(table, steps: int = 21, **kwargs):
     """R of every LLM variant for w from 0 to 1; one row per (w, variant), the winner (best recommendable) flagged."""
     import pandas as pd
@@ -180,4 +201,32 @@ def comparison_pairs(inference, classical=("tfidf-logreg", "minilm-logreg"), ret
     for name, spec in specs.items():
         base = {**spec, "finetune": "none"}
         pairs += [(name, other) for other, s in specs.items() if spec["finetune"] != "none" and s == base]
-    return pairs
+        if spec.get("parent") in specs:  # a fine-tuned model served at another precision, or pruned: against itself
+            pairs.append((name, spec["parent"]))
+    return list(dict.fromkeys(pairs))
+
+
+def retention_table(inference, paired):
+    """Stage 2: every pruned copy of a fine-tuned parent, as pruned and after its recovery fine-tune, with its
+    macro-F1, the retention (macro-F1 as % of the parent's) and the paired 95 % interval of the difference to the
+    parent on the same tickets (`paired`: compare() rows with these pairs), expressed in % of the parent's too."""
+    import pandas as pd
+
+    rows, by_variant = [], inference.set_index("variant")
+    diffs = paired.set_index(["a", "b"])
+    for name, spec in zip(inference["variant"], inference["spec"]):
+        if not spec.get("parent") or spec["method"] == "none" or (name, spec["parent"]) not in diffs.index:
+            continue
+        parent, d = by_variant.loc[spec["parent"], "macro_f1"], diffs.loc[(name, spec["parent"])]
+        rows.append({"parent": spec["parent"], "method": spec["method"], "pattern": spec["pattern"],
+                     "sparsity": spec["sparsity"], "stage": "recovered" if spec["finetune"] != "none" else "as pruned",
+                     "variant": name, "macro_f1": by_variant.loc[name, "macro_f1"],
+                     "retention_pct": 100 * by_variant.loc[name, "macro_f1"] / parent,
+                     "retention_ci_low_pct": 100 * (parent + d["macro_f1_diff_ci_low"]) / parent,
+                     "retention_ci_high_pct": 100 * (parent + d["macro_f1_diff_ci_high"]) / parent,
+                     "verdict": d["verdict"], "task_check": by_variant.loc[name, "task_check"],
+                     "joules_per_ticket": by_variant.loc[name, "joules_per_ticket"]})
+    columns = ["parent", "method", "pattern", "sparsity", "stage", "variant", "macro_f1", "retention_pct",
+               "retention_ci_low_pct", "retention_ci_high_pct", "verdict", "task_check", "joules_per_ticket"]
+    return pd.DataFrame(rows, columns=columns).sort_values(["parent", "method", "pattern", "sparsity", "stage"],
+                                                           ignore_index=True)

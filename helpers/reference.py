@@ -57,7 +57,8 @@ def quality(profile: str) -> tuple[pd.DataFrame, str]:
     rows = []
     for r in systems:
         m, gap = r["metrics"], paired.loc[r["variant"]]
-        rows.append({"system": r["variant"], "fine-tuned": (r.get("spec") or {}).get("finetune", "none") != "none",
+        spec = r.get("spec") or {}
+        rows.append({"system": r["variant"], "fine-tuned": spec.get("finetune", "none") != "none" or bool(spec.get("parent")),
                      "macro-F1 [95 % CI]": f"{m['macro_f1']:.2f} [{m['macro_f1_ci_low']:.2f}, {m['macro_f1_ci_high']:.2f}]",
                      "accuracy": round(m["accuracy"], 2), "macro_f1": m["macro_f1"], "tickets": m["n_tickets"],
                      "width": m["macro_f1_ci_high"] - m["macro_f1_ci_low"],
@@ -82,6 +83,72 @@ def quality(profile: str) -> tuple[pd.DataFrame, str]:
     text.append(f"Flagged as not doing the task (one label for more than {COLLAPSE_SHARE:.0%} of tickets, or macro-F1 or "
                 f"accuracy below the majority class's): {', '.join(flagged) if flagged else 'none'}.")
     return table.drop(columns=["macro_f1", "fine-tuned", "tickets", "width"]), " ".join(text)
+
+
+def stage1(profile: str) -> pd.DataFrame:
+    """Stage 1: every model taught the task and not pruned (fine-tuned, and its merged weights served at other
+    precisions), with the fine-tuning's J per training token (its own, or its parent's), RCA J per ticket, the note's
+    J per generated token (fixed-length notes), macro-F1 with its interval and note quality."""
+    records = load_records(profile)
+    tuned = {r["variant"]: r["metrics"] for r in records if r["notebook"] == "05_finetune"}
+    tuned_specs = {r["variant"]: r.get("spec") or {} for r in records if r["notebook"] == "05_finetune"}
+    notes = {r["variant"]: r["metrics"] for r in records if r["notebook"] == "06_rca_eval" and r["phase"] == "response"}
+    rows = []
+    for r in records:
+        spec = r.get("spec") or {}
+        if r["notebook"] != "06_rca_eval" or r["phase"] != "inference" or spec.get("method") != "none":
+            continue
+        trained = spec.get("parent") or (r["variant"] if spec.get("finetune") != "none" else None)
+        if trained is None:
+            continue
+        m, note, fit = r["metrics"], notes.get(r["variant"], {}), tuned.get(trained, {})
+        rows.append({"variant": r["variant"], "runs at": spec["precision"], "fine-tuned as": trained,
+                     "fine-tuning J per training token": _fmt(fit.get("joules_per_training_token")),
+                     "RCA J per ticket": _fmt(m.get("joules_per_ticket"), m.get("joules_per_ticket_ci95")),
+                     "note J per generated token": _fmt(note.get("joules_per_generated_token")),
+                     "RCA macro-F1 [95 % CI]": f"{m['macro_f1']:.2f} [{m['macro_f1_ci_low']:.2f}, {m['macro_f1_ci_high']:.2f}]",
+                     "note quality": _fmt(note.get("response_quality")), "task check": m.get("task_check", "")})
+    evaluated = {row["fine-tuned as"] for row in rows}
+    for name, fit in tuned.items():  # the fine-tuning phase alone: a few steps for the energy figure
+        spec = tuned_specs[name]
+        if name not in evaluated and spec.get("method") == "none":
+            rows.append({"variant": name, "runs at": spec["precision"], "fine-tuned as": name,
+                         "fine-tuning J per training token": _fmt(fit.get("joules_per_training_token")),
+                         "RCA J per ticket": f"not evaluated ({fit.get('steps')} steps: energy only)"})
+    return pd.DataFrame(rows).fillna("")
+
+
+def stage2(profile: str) -> pd.DataFrame:
+    """Stage 2 from notebook 7's retention.csv: each pruning of the chosen parent, as pruned and recovered."""
+    path = results_dir(profile) / "retention.csv"
+    table = pd.read_csv(path) if path.is_file() else pd.DataFrame()
+    if table.empty:
+        return table
+    return pd.DataFrame({
+        "parent": table["parent"],
+        "pruning": [f"{m} 2:4" if p == "2:4" else f"{m} {s * 100:.0f} %" for m, p, s in
+                    zip(table["method"], table["pattern"], table["sparsity"])],
+        "stage": table["stage"], "RCA macro-F1": table["macro_f1"].round(2),
+        "kept, % of parent [95 % CI]": [f"{r:.0f} [{lo:.0f}, {hi:.0f}]" for r, lo, hi in
+                                        zip(table["retention_pct"], table["retention_ci_low_pct"], table["retention_ci_high_pct"])],
+        "paired verdict": table["verdict"], "task check": table["task_check"],
+        "J per ticket": table["joules_per_ticket"].map(_fmt)})
+
+
+def winners(profile: str) -> str:
+    """The winner of the ranking for every w, from notebook 7's winners_over_w.csv, in one sentence."""
+    path = results_dir(profile) / "winners_over_w.csv"
+    if not path.is_file():
+        return ""
+    table = pd.read_csv(path)
+    return "Winner of R = w·φ + (1−w)·ρ by w: " + "; ".join(
+        f"{r.variant} for w {r.min:g}–{r.max:g}" for r in table.itertuples()) + "."
+
+
+def _fmt(value, ci=None) -> str:
+    if value is None or value != value:
+        return "unknown"
+    return f"{value:.3g}" + (f" ± {ci:.2g}" if ci is not None and ci == ci else "")
 
 
 def run_facts(profile: str, cells=None) -> str:
@@ -109,9 +176,16 @@ def section(profile: str, cells=None) -> str:
     table, text = quality(profile)
     finding = results_dir(profile) / "finding.md"
     finding = f"\n\n**Finding** (notebook 7, generated): {finding.read_text().strip()}" if finding.is_file() else ""
+    first, second = stage1(profile), stage2(profile)
+    stages = "".join([
+        f"**Stage 1** (models taught the task, at their serving precisions; energy per the method below):\n\n"
+        f"{to_markdown(first)}\n" if not first.empty else "",
+        f"**Stage 2** (the top-ranked fine-tuned model pruned, then recovered; retention with the paired interval):"
+        f"\n\n{to_markdown(second)}\n" if not second.empty else ""])
     return (f"{START}\n{run_facts(profile, cells)} Every executed notebook of this run, with its outputs and Finding: "
             f"[reference/{profile}/](reference/{profile}/README.md).\n\n**Task quality** (RCA, every system on the same test tickets):\n\n"
-            f"{to_markdown(table)}\n{text}\n\n**Energy and ranking:**\n\n{to_markdown(headline(profile))}{finding}\n\n{figures}\n\n"
+            f"{to_markdown(table)}\n{text}\n\n{stages}**Energy and ranking:**\n\n{to_markdown(headline(profile))}\n"
+            f"{winners(profile)}{finding}\n\n{figures}\n\n"
             f"Regenerate with `make reference` (runs the default profile, then `python -m helpers.reference`).\n{END}")
 
 

@@ -20,7 +20,8 @@ class Variant:
     method: str = "none"  # pruning method: none, magnitude or wanda
     sparsity: float = 0.0
     pattern: str = "unstructured"  # or "2:4" (sparsity 0.5)
-    finetune: str = "none"  # "lora" (QLoRA when the precision is 4-bit)
+    finetune: str = "none"  # "lora" (QLoRA when the precision is 4-bit); after pruning a parent: the recovery
+    parent: str = ""  # a fine-tuned variant (e.g. "bf16-lora") whose merged weights this one starts from
 
     def __post_init__(self):
         check_precision(self.precision)
@@ -33,6 +34,13 @@ class Variant:
             raise ValueError(f"unknown finetune {self.finetune!r}; choose one of {', '.join(FINETUNES)}")
         if self.finetune != "none" and self.precision == "dynamic-int8":
             raise ValueError("dynamic-int8 is inference-only: fine-tune a fp32/bf16/4-bit base instead")
+        if self.parent:
+            if not self.pruned and self.precision == parent_variant(self.parent).precision:
+                raise ValueError(f"parent {self.parent} at its own precision {self.precision} is the parent itself; "
+                                 f"list it as {{precision: {self.precision}, finetune: lora}}")
+            if self.finetune != "none" and not self.pruned:
+                raise ValueError(f"parent {self.parent} with finetune {self.finetune}: only a pruned copy of a "
+                                 f"fine-tuned model is fine-tuned again (the recovery)")
         object.__setattr__(self, "sparsity", float(self.sparsity))
 
     @classmethod
@@ -59,26 +67,65 @@ class Variant:
         return self.method != "none"
 
     @property
+    def taught(self) -> bool:
+        """Whether the model was taught the task: fine-tuned itself, or made from a fine-tuned parent's weights."""
+        return self.finetune != "none" or bool(self.parent)
+
+    @property
     def pruning_name(self) -> str:
-        """'magnitude50', 'wanda-2of4', or '' when dense."""
+        """'magnitude50', 'wanda-2of4', 'bf16-lora-wanda50' (a parent's weights pruned), or '' when dense."""
         if not self.pruned:
             return ""
-        return f"{self.method}-2of4" if self.pattern == "2:4" else f"{self.method}{round(self.sparsity * 100)}"
+        name = f"{self.method}-2of4" if self.pattern == "2:4" else f"{self.method}{round(self.sparsity * 100)}"
+        return f"{self.parent}-{name}" if self.parent else name
 
     @property
     def compressed_name(self) -> str:
-        """Name without fine-tuning, e.g. 'bf16-magnitude50'."""
+        """Name without fine-tuning, e.g. 'bf16-magnitude50'; from a parent: 'bf16-lora@fp32' (its merged weights
+        served at fp32) or 'bf16-lora-wanda50' (pruned, at the parent's precision)."""
+        if self.parent:
+            served = "" if self.precision == parent_variant(self.parent).precision else f"@{self.precision}"
+            return self.parent + served + (f"-{self.pruning_name.removeprefix(self.parent + '-')}" if self.pruned else "")
         return self.precision + (f"-{self.pruning_name}" if self.pruned else "")
 
     @property
     def name(self) -> str:
-        """Stable, readable id, e.g. 'fp32', 'bf16-wanda-2of4', 'nf4-qlora'."""
+        """Stable, readable id, e.g. 'fp32', 'bf16-wanda-2of4', 'nf4-qlora', 'bf16-lora-wanda50-recovered'."""
         if self.finetune == "none":
             return self.compressed_name
+        if self.parent:
+            return self.compressed_name + "-recovered"
         return self.compressed_name + ("-qlora" if self.precision in FOUR_BIT else "-lora")
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+
+def parent_variant(name: str) -> Variant:
+    """The stage-1 fine-tuned variant a name like 'bf16-lora' or 'nf4-qlora' stands for (dense, no parent)."""
+    precision = name.removesuffix("-qlora").removesuffix("-lora")
+    try:
+        variant = Variant(precision, finetune="lora")
+    except ValueError:
+        variant = None
+    if variant is None or variant.name != name:
+        raise ValueError(f"parent {name!r}: name a fine-tuned variant without pruning, e.g. bf16-lora or nf4-qlora")
+    return variant
+
+
+def merged_dir(profile: str, variant: Variant):
+    """Where the fine-tune notebook saves a fine-tuned variant's adapter merged into fp32 weights."""
+    return artifacts_dir(profile) / f"merged-{variant.name}"
+
+
+def save_merged(variant: Variant, profile: str, model_path="default"):
+    """Fold a fine-tuned variant's adapter into fp32 copies of its base weights and save the model: what its other
+    serving precisions and its pruned copies start from. A QLoRA adapter, trained on 4-bit weights, is merged into
+    the fp32 weights those were quantized from (the usual way to serve a QLoRA model at another precision)."""
+    from helpers.models import save_model_folder
+
+    model, tokenizer = load_model(weights_source(variant, profile, model_path), "fp32", adapter=adapter_dir(profile, variant))
+    return save_model_folder(model.merge_and_unload(), tokenizer, merged_dir(profile, variant))
 
 
 def pruned_dir(profile: str, variant: Variant):
@@ -96,13 +143,26 @@ def unsupported_here(variant: Variant, device: str | None = None) -> str | None:
 
 
 def weights_source(variant: Variant, profile: str, model_path="default"):
-    """The weights a variant starts from: the pruned copy notebook 3 saved, or the model itself."""
+    """The weights a variant starts from: the pruned copy notebook 3 saved, its parent's merged weights (notebook
+    5), or the model itself."""
     if not variant.pruned:
-        return model_path
+        return dense_weights(variant.parent, profile, model_path)
     source = pruned_dir(profile, variant)
     if not (source / "config.json").is_file():
         raise FileNotFoundError(f"{source} not found: run notebooks/03_prune.ipynb with method={variant.method} "
-                                f"sparsity={variant.sparsity} pattern={variant.pattern} for profile {profile!r} first")
+                                f"sparsity={variant.sparsity} pattern={variant.pattern}"
+                                + (f" parent={variant.parent}" if variant.parent else "") + f" for profile {profile!r} first")
+    return source
+
+
+def dense_weights(parent: str, profile: str, model_path="default"):
+    """The unpruned weights a variant starts from: the model, or the merged weights of a fine-tuned `parent`."""
+    if not parent:
+        return model_path
+    source = merged_dir(profile, parent_variant(parent))
+    if not (source / "config.json").is_file():
+        raise FileNotFoundError(f"{source} not found: run notebooks/05_finetune.ipynb for {parent} "
+                                f"(profile {profile!r}) first")
     return source
 
 
@@ -119,7 +179,7 @@ def load_variant(variant: Variant, profile: str, model_path="default", with_adap
             raise FileNotFoundError(f"{adapter} not found: run notebooks/05_finetune.ipynb for {variant.compressed_name} first")
     model, tokenizer = load_model(source, variant.precision, adapter=adapter)
     device = next(model.parameters()).device.type
-    text = kernel_name(variant.precision, device)
+    text = kernel_name(variant.precision, device) + (f"; weights of {variant.parent}, its adapter merged" if variant.parent else "")
     if adapter is not None and not for_training:
         from peft import PeftModel
 

@@ -13,10 +13,17 @@ def run_all(*args, timeout=900):
                           capture_output=True, text=True, timeout=timeout)
 
 
+# The smoke profile cut to one variant, the model at fp32, in one stage: the smallest grid of every notebook.
+FP32_ONLY = {"variants": [{"precision": "fp32"}], "compression_sweep": [], "serve": [], "finetune_energy": None,
+             "stage2": None, "params": {"baseline": "fp32"}}
+
+
 def copy_profile(tmp_path, name, **changes):
-    """A copy of the smoke profile under another name (its output folders untouched)."""
+    """A copy of the smoke profile under another name (its output folders untouched); `params` in `changes` are
+    merged into the profile's, every other key replaces the profile's."""
     profile = yaml.safe_load((paths.CONFIGS / "smoke.yaml").read_text())
-    profile.update(changes)
+    params = {**profile["params"], **changes.pop("params", {})}
+    profile.update(changes, params=params)
     path = tmp_path / f"{name}.yaml"
     path.write_text(yaml.safe_dump(profile))
     return path

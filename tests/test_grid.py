@@ -2,21 +2,30 @@
 import pytest
 
 from helpers import grid, params
+from studyrun import fresh_profile
 
 
-def test_smoke_profile_expands_per_variant():
-    cells = grid.expand(grid.load_profile("smoke"))
+def test_smoke_profile_expands_per_variant(tmp_path):
+    cells = grid.expand(grid.load_profile(str(fresh_profile(tmp_path, "pytest-grid"))))  # nothing recorded: stage 1
     labels = [c.label for c in cells]
-    assert labels[0] == "01_data" and labels[1] == "02_baseline" and labels[-1] == "07_energy_analysis"
-    assert [l for l in labels if l.startswith("03_prune")] == ["03_prune[magnitude50]", "03_prune[wanda-2of4]"]
-    # the swept fp32 wanda model is measured by its prune run alone; dynamic-int8 is swept through quantize
-    assert {l for l in labels if l.startswith("04_quantize")} == {
-        "04_quantize[fp32]", "04_quantize[bf16]", "04_quantize[nf4]", "04_quantize[fp32-magnitude50]",
-        "04_quantize[dynamic-int8]"}
-    assert [l for l in labels if l.startswith("05_finetune")] == ["05_finetune[bf16-lora]"]
-    assert len([l for l in labels if l.startswith("06_rca_eval")]) == 5
-    order = [grid.NOTEBOOKS_IN_ORDER.index(c.notebook) for c in cells]
-    assert order == sorted(order)
+    assert labels == ["01_data", "02_baseline", "03_prune[magnitude50]",  # the fp32 pruned sweep: measured by 03 alone
+                      "04_quantize[bf16]", "04_quantize[fp32]", "04_quantize[nf4]", "04_quantize[dynamic-int8]",
+                      "05_finetune[bf16-lora]", "04_quantize[bf16-lora@fp32]", "06_rca_eval[bf16-lora]",
+                      "06_rca_eval[bf16-lora@fp32]"]
+    by_label = {c.label: c for c in cells}
+    for served in ("04_quantize[bf16-lora@fp32]", "06_rca_eval[bf16-lora@fp32]"):  # read the merged weights
+        assert by_label["05_finetune[bf16-lora]"].id in by_label[served].upstream
+        assert by_label[served].parameters["parent"] == "bf16-lora"
+
+
+def test_fine_tuning_energy_at_more_precisions_is_a_capped_run_that_is_not_evaluated(tmp_path):
+    profile = grid.load_profile(str(fresh_profile(tmp_path, "pytest-grid", finetune_energy={
+        "precisions": ["fp32", "int8"], "max_steps": 3})))
+    cells = {c.label: c for c in grid.expand(profile)}
+    assert cells["05_finetune[fp32-lora]"].parameters["max_steps"] == 3
+    assert cells["05_finetune[int8-lora]"].parameters["max_steps"] == 3
+    assert cells["05_finetune[bf16-lora]"].parameters["max_steps"] == 4  # the profile's own cap
+    assert not any(label.startswith("06_rca_eval[fp32-lora") or label.startswith("06_rca_eval[int8") for label in cells)
 
 
 def test_each_notebook_gets_only_the_parameters_it_declares():
@@ -38,6 +47,24 @@ def test_unknown_profile_lists_the_known_ones():
     ("params: [1, 2]\n", "params must be a mapping"),
     ("variants:\n  - {precision: fp3}\n", "unknown precision 'fp3'"),
     ("variants:\n  - {precision: fp32, method: magnitude, sparsity: 2}\n", "strictly between 0 and 1"),
+    ("variants:\n  - {precision: fp32}\nserve: [fp33]\n", "unknown precision 'fp33'"),
+    ("variants:\n  - {precision: bf16, finetune: lora}\nfinetune_energy: {precisions: [bf16], max_steps: 4}\n",
+     "finetune_energy precision bf16: variants fine-tune it fully already"),
+    ("variants:\n  - {precision: fp32}\nfinetune_energy: {precisions: [dynamic-int8], max_steps: 4}\n",
+     "dynamic-int8 is inference-only"),
+    ("variants:\n  - {precision: fp32}\nfinetune_energy: {precisions: [fp32], max_steps: 0}\n", "an integer >= 1"),
+    ("variants:\n  - {precision: bf16, finetune: lora}\nstage2: {top_k: 2, prune: [{method: wanda, sparsity: 0.3}]}\n",
+     "stage2 top_k 2: stage 1 fine-tunes 1 variant\\(s\\) \\(bf16-lora\\), so top_k is an integer from 1 to 1"),
+    ("variants:\n  - {precision: fp32}\nstage2: {prune: [{method: wanda, sparsity: 0.3}]}\n",
+     "stage 1 fine-tunes 0 variant"),
+    ("variants:\n  - {precision: bf16, finetune: lora}\nstage2: {prune: [{method: wanda, sparsity: 0.3, pattern: '4:8'}]}\n",
+     "stage2 prune entry 1: unknown sparsity pattern .4:8."),
+    ("variants:\n  - {precision: bf16, finetune: lora}\nstage2: {prune: [{method: wanda, sparsity: 1.5}]}\n",
+     "stage2 prune entry 1: .*strictly between 0 and 1"),
+    ("variants:\n  - {precision: bf16, finetune: lora}\nstage2: {prune: [{method: none}]}\n", "prunes nothing"),
+    ("variants:\n  - {precision: bf16, finetune: lora}\nstage2: {top_k: 1}\n", "prune required"),
+    ("variants:\n  - {precision: bf16, finetune: lora}\nstage2: {prune: [{method: wanda, sparsity: 0.3}], "
+     "recovery_epochs: 0}\n", "recovery_epochs 0: a number > 0"),
 ])
 def test_malformed_profile(tmp_path, text, message):
     path = tmp_path / "bad.yaml"

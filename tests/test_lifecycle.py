@@ -69,6 +69,24 @@ def test_one_off_energy_collects_the_variants_runs():
     assert lifecycle.one_off_joules(records + [two_of_four], SPEC)["compression_j"] == 110.0  # other pattern
 
 
+def test_a_variant_made_from_a_fine_tuned_parent_carries_the_parents_fine_tuning():
+    parent = {"precision": "bf16", "method": "none", "sparsity": 0.0, "pattern": "unstructured", "finetune": "lora",
+              "parent": ""}
+    pruned = {**parent, "method": "wanda", "sparsity": 0.5, "finetune": "none", "parent": "bf16-lora"}
+    recovered = {**pruned, "finetune": "lora"}
+    records = [record("05_finetune", {k: v for k, v in parent.items() if k != "parent"}, 1000.0),  # an older record
+               record("03_prune", {**pruned, "precision": "fp32"}, 100.0),
+               record("03_prune", {**pruned, "precision": "fp32", "parent": ""}, 999.0),  # the base model pruned
+               record("04_quantize", pruned, 14.0, plain_load=4.0),
+               record("05_finetune", recovered, 300.0)]
+    assert lifecycle.one_off_joules(records, pruned) == {"compression_j": 110.0, "finetune_j": 1000.0,
+                                                         "one_off_unknown": ""}
+    assert lifecycle.one_off_joules(records, recovered)["finetune_j"] == 1300.0  # parent + recovery
+    served = {**parent, "precision": "fp32", "finetune": "none", "parent": "bf16-lora"}
+    out = lifecycle.one_off_joules(records[:1], served)
+    assert math.isnan(out["compression_j"]) and out["finetune_j"] == 1000.0 and out["one_off_unknown"] == "no 04_quantize record"
+
+
 def test_the_load_every_variant_pays_is_not_one_off_work():
     dense = {"precision": "bf16", "method": "none", "sparsity": 0.0, "finetune": "none"}
     assert lifecycle.one_off_joules([record("04_quantize", dense, 50.0, plain_load=48.0)], dense)["compression_j"] == 2.0

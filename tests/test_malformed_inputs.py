@@ -29,7 +29,8 @@ CASES = [
     ("profile not utf-8", b"description: caf\xe9\n", [], None, "not valid UTF-8 (byte 0xe9)"),
     ("profile is a scalar", "just a sentence\n", [], None, "a profile is a mapping with keys"),
     ("unknown top-level key", profile_text("variant:\n  - {precision: bf16}\n"), [], None,
-     "unknown key(s) variant; a profile is a mapping with keys compression_sweep, description, params, variants"),
+     "unknown key(s) variant; a profile is a mapping with keys compression_sweep, description, finetune_energy, "
+     "params, serve, stage2, variants"),
     ("variants not a list", profile_text("variants: {precision: fp32}\n"), [], None,
      "variants must be a non-empty list"),
     ("empty variants", profile_text("variants: []\n"), [], None, "variants must be a non-empty list"),
@@ -157,7 +158,7 @@ def test_notebook_defaults_pass_their_rules():
 @pytest.mark.parametrize("profile", ["smoke", "default"])
 def test_shipped_profiles_pass(profile):
     loaded = grid.load_profile(profile)
-    check_params(loaded["params"], [v.name for v in loaded["variants"]])
+    check_params(loaded["params"], [v.name for v in loaded["variants"] + grid.served_variants(loaded)])
 
 
 def test_valid_edge_values_pass(tmp_path):
@@ -196,7 +197,8 @@ def test_model_folder_needs_safetensors(tmp_path):
 
 
 def test_baseline_must_be_an_evaluated_variant():
-    check_params({}, ["fp32", "bf16"])
-    with pytest.raises(ValueError, match="baseline='fp32': not one of the profile's variants; choose one of bf16"):
-        check_params({}, ["bf16"])
+    check_params({}, ["bf16-lora", "bf16-lora@fp32"])  # the default: the fine-tuned model served at fp32
+    with pytest.raises(ValueError, match="baseline='bf16-lora@fp32': not one of the profile's variants; choose one "
+                                         "of bf16-lora"):
+        check_params({}, ["bf16-lora"])
     check_params({"baseline": "bf16"}, ["bf16"])

@@ -24,21 +24,22 @@ run_all = functools.partial(studyrun.run_all, timeout=600)
 
 def two_cell_profile(tmp_path, name):
     """The smoke parameters with one fp32 variant: `--only 01_data,04_quantize` is a grid of two cells."""
-    return studyrun.fresh_profile(tmp_path, name, variants=[{"precision": "fp32"}], compression_sweep=[])
+    return studyrun.fresh_profile(tmp_path, name, **studyrun.FP32_ONLY)
 
 
 ONLY = ("--only", "01_data,04_quantize")
 
 
-def test_cell_ids_are_stable_and_follow_their_inputs():
-    smoke = grid.load_profile("smoke")
-    first, again = grid.expand(smoke), grid.expand(grid.load_profile("smoke"))
+def test_cell_ids_are_stable_and_follow_their_inputs(tmp_path):
+    path = str(studyrun.fresh_profile(tmp_path, "pytest-ids", serve=[], stage2=None))  # one stage, nothing recorded
+    smoke = grid.load_profile(path)
+    first, again = grid.expand(smoke), grid.expand(grid.load_profile(path))
     assert [c.id for c in first] == [c.id for c in again]
     assert len({c.id for c in first}) == len(first)
     smoke["params"]["max_steps"] = 5  # fine-tuning changes: it and what reads its adapter run again
     changed = {c.label for c, d in zip(first, grid.expand(smoke)) if c.id != d.id}
     assert changed == {"05_finetune[bf16-lora]", "06_rca_eval[bf16-lora]", "07_energy_analysis"}
-    grown = grid.load_profile("smoke")
+    grown = grid.load_profile(path)
     grown["variants"].append(Variant("fp16"))  # a new variant leaves the other variants' cells alone
     before = {c.label: c.id for c in first}
     after = {c.label: c.id for c in grid.expand(grown)}

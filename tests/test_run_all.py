@@ -9,7 +9,7 @@ import pytest
 from helpers import classification, paths
 from helpers.grid import NOTEBOOKS_IN_ORDER
 from helpers.results import REQUIRED_FIELDS, load_records
-from studyrun import fresh_profile, run_all
+from studyrun import FP32_ONLY, fresh_profile, run_all
 
 
 @pytest.mark.parametrize("args, message", [
@@ -34,18 +34,21 @@ def test_failing_notebook_is_named_and_kept(tmp_path):
 
 
 def test_keep_going_runs_the_other_cells_and_lists_every_failure(tmp_path):
-    profile = fresh_profile(tmp_path, "pytest-keep-going")  # no data: every cell below fails on its own
-    result = run_all("--profile", str(profile), "--only", "02_baseline,03_prune", "--keep-going", timeout=300)
+    profile = fresh_profile(tmp_path, "pytest-keep-going", **{**FP32_ONLY, "variants": [  # no data made for it
+        {"precision": "fp32"}, {"precision": "fp32", "method": "magnitude", "sparsity": 0.5}]})
+    result = run_all("--profile", str(profile), "--only", "02_baseline,03_prune,04_quantize", "--keep-going", timeout=300)
     assert result.returncode == 1
     failed = [line for line in result.stderr.splitlines() if line.startswith("run_all: ")]
-    assert [line.split()[1] for line in failed] == ["02_baseline", "03_prune[magnitude50]", "03_prune[wanda-2of4]"]
+    assert [line.split()[1] for line in failed] == ["02_baseline", "03_prune[magnitude50]", "04_quantize[fp32]"]
+    assert "-- 04_quantize[fp32-magnitude50]: N/A: parent failed" in result.stdout  # never run on a failed cell's output
     assert "FAILED" in result.stdout  # the summary table lists them too
 
 
 @pytest.mark.slow
 def test_smoke_profile_runs_all_seven_notebooks(tmp_path):
     name = "pytest-smoke"
-    result = run_all("--profile", str(fresh_profile(tmp_path, name)), timeout=1200)
+    profile = fresh_profile(tmp_path, name)
+    result = run_all("--profile", str(profile), timeout=1200)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     executed = {p.name.split("__")[0].removesuffix(".ipynb") for p in paths.runs_dir(name).glob("*.ipynb")}
     assert executed == set(NOTEBOOKS_IN_ORDER)
@@ -63,7 +66,8 @@ def test_smoke_profile_runs_all_seven_notebooks(tmp_path):
         assert r["energy"] and all(e["method"] for e in r["energy"])
         assert all(e["joules"] is None or e["joules"] >= 0 for e in r["energy"])
     evaluated = [r for r in records if r["notebook"] == "06_rca_eval" and r["phase"] == "inference"]
-    assert {r["variant"] for r in evaluated} == {"fp32", "bf16", "nf4", "fp32-magnitude50", "bf16-lora"}
+    assert {r["variant"] for r in evaluated} == {"bf16-lora", "bf16-lora@fp32",  # stage 1
+                                                 "bf16-lora-wanda-2of4", "bf16-lora-wanda-2of4-recovered"}  # stage 2
     notes = [r for r in records if r["notebook"] == "06_rca_eval" and r["phase"] == "response"]
     assert {r["variant"] for r in notes} == {r["variant"] for r in evaluated}
     for r in notes:
@@ -80,7 +84,7 @@ def test_smoke_profile_runs_all_seven_notebooks(tmp_path):
         assert m["top_label_share"] <= 0.8 or not m["does_task"]  # no collapsed variant passes unflagged
     for r in evaluated:
         m = r["metrics"]
-        assert m["scoring_rule"] == ("sum/none" if r["spec"]["finetune"] == "lora" else rule)
+        assert m["scoring_rule"] == ("sum/none" if r["spec"]["finetune"] == "lora" or r["spec"]["parent"] else rule)
         assert len(r["raw_label_scores"]) == len(test_split) and "raw_macro_f1" in m
         assert 0 <= m["macro_f1_ci_low"] <= m["macro_f1_ci_high"] <= 1 and 0 <= m["macro_f1"] <= 1 and 0 <= m["accuracy"] <= 1
         assert set(r["per_class_f1"]) == set(json.loads((paths.data_dir(name) / "labels.json").read_text()))
@@ -92,15 +96,19 @@ def test_smoke_profile_runs_all_seven_notebooks(tmp_path):
     assert not (paths.ROOT / "emissions.csv").exists() and not (paths.NOTEBOOKS / "emissions.csv").exists()
     assert list((paths.runs_dir(name) / "codecarbon").glob("*.csv"))
     pruned = {r["variant"]: r for r in records if r["notebook"] == "03_prune"}
-    assert set(pruned) == {"fp32-magnitude50", "fp32-wanda-2of4"}
+    assert set(pruned) == {"fp32-magnitude50", "bf16-lora@fp32-wanda-2of4"}  # the model; the fine-tuned one's weights
     for r in pruned.values():
         assert r["metrics"]["sparsity_min"] == pytest.approx(0.5, abs=1e-3) and r["metrics"]["pattern_verified"]
-    assert pruned["fp32-wanda-2of4"]["metrics"]["n_calibration"] > 0
-    evaluated_pruned = next(r for r in evaluated if r["variant"] == "fp32-magnitude50")
-    assert "no sparse kernel" in evaluated_pruned["kernel"]
+    assert pruned["bf16-lora@fp32-wanda-2of4"]["metrics"]["n_calibration"] > 0
+    evaluated_pruned = next(r for r in evaluated if r["variant"] == "bf16-lora-wanda-2of4")
+    assert "N/A semi-structured 2:4 kernel: PyTorch's needs CUDA" in evaluated_pruned["kernel"]
+    # stage 2 chose the only fine-tuned model, pruned its merged weights, recovered them with the zeros re-applied
+    recovered = next(r for r in evaluated if r["variant"] == "bf16-lora-wanda-2of4-recovered")
+    assert "pruned zeros re-applied (sparsity 0.50)" in recovered["kernel"] and "weights of bf16-lora" in recovered["kernel"]
+    assert next(r for r in records if r["notebook"] == "05_finetune" and r["variant"] == recovered["variant"])
     dynamic = next(r for r in records if r["notebook"] == "04_quantize" and r["variant"] == "dynamic-int8")
     assert dynamic["kernel"] == "torch dynamic int8 cpu" and dynamic["metrics"]["generate_tokens_per_s"] > 0
-    finetuned = next(r for r in records if r["notebook"] == "05_finetune")
+    finetuned = next(r for r in records if r["notebook"] == "05_finetune" and r["variant"] == "bf16-lora")
     assert all(math.isfinite(x) for x in finetuned["loss_curve"]) and finetuned["metrics"]["steps"] == 4
     assert [h["step"] for h in finetuned["validation"]] == [4]  # capped mid-epoch: validated after the last step
     assert finetuned["metrics"]["joules_per_training_token"] > 0
@@ -111,23 +119,26 @@ def test_smoke_profile_runs_all_seven_notebooks(tmp_path):
     assert nf4["kernel"] == "bnb nf4 cpu" and nf4["metrics"]["weight_bytes"] < fp32["metrics"]["weight_bytes"] / 2
 
     header = next(csv.reader((paths.results_dir(name) / "summary.csv").open()))
-    assert {"variant", "role", "rank (R)", "RCA macro-F1", "task check", "Wh per 1,000 tickets", "J per ticket vs fp32",
+    assert {"variant", "role", "rank (R)", "RCA macro-F1", "task check", "Wh per 1,000 tickets", "J per ticket vs bf16-lora@fp32",
             "payback", "energy method", "repeats"} <= set(header)
     assert (paths.results_dir(name) / "summary.md").read_text().startswith("| variant |")
     for figure in ("class_balance", "text_lengths", "alarm_cooccurrence", "perplexity_vs_sparsity",
-                   "footprint_and_speed", "ranking_vs_w", "pareto", "breakeven", "energy_by_phase", "loss_bf16-lora"):
+                   "footprint_and_speed", "ranking_vs_w", "pareto", "breakeven", "energy_by_phase", "loss_bf16-lora",
+                   "retention"):
         assert (paths.figures_dir(name) / f"{figure}.png").stat().st_size > 1000
     assert "macro_f1" in result.stdout  # the closing summary table
     markers = [json.loads(p.read_text()) for p in (paths.runs_dir(name) / "done").glob("*.json")]
-    assert len(markers) == 16  # every cell marked done
+    assert len(markers) == 17  # every cell marked done: 11 of stage 1, 5 of stage 2, the analysis
+    listing = run_all("--profile", str(profile), "--list", timeout=120).stdout  # stage 2 derived again, same ids
+    assert "bf16-lora-wanda-2of4-recovered" in listing and listing.rstrip().endswith("17 done, 0 pending, 0 N/A")
     owner = {r["variant"] + r["phase"] + r["notebook"]: r["provenance"]["cell_id"] for r in records}
     listed = [(m["id"], name_) for m in markers for name_ in m["records"]]
     assert len(listed) == len(records)  # each record listed by exactly one cell, in warm kernels too
     for cell_id, record_name in listed:
         notebook, phase, variant = record_name.removesuffix(".json").split("__")
         assert owner[variant + phase + notebook] == cell_id
-    assert (paths.runs_dir(name) / "report" / "06_rca_eval__nf4.html").is_file()
-    executed_nb = json.loads((paths.runs_dir(name) / "06_rca_eval__nf4.ipynb").read_text())
+    assert (paths.runs_dir(name) / "report" / "06_rca_eval__bf16-lora-wanda-2of4-recovered.html").is_file()
+    executed_nb = json.loads((paths.runs_dir(name) / "06_rca_eval__bf16-lora-wanda-2of4-recovered.ipynb").read_text())
     assert any(c.get("outputs") for c in executed_nb["cells"] if c["cell_type"] == "code")
 
 

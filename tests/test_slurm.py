@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from helpers import grid, paths
+from helpers import execution, grid, paths
 from helpers.results import load_records
 
 import studyrun
@@ -42,10 +42,10 @@ def comparable(record: dict) -> dict:
     return {**metrics, **extra}
 
 
-GRIDS = {"two variants": {"variants": [{"precision": "fp32"}, {"precision": "bf16", "finetune": "lora"}],
-                           "compression_sweep": []},  # every notebook but pruning, fine-tuning included
+GRIDS = {"fine-tuned": {**studyrun.FP32_ONLY, "params": {"baseline": "bf16-lora"},  # every notebook but pruning
+                        "variants": [{"precision": "bf16", "finetune": "lora"}]},
          "whole smoke": {}}
-FULL = "STUDY_FULL_SLURM"  # the whole smoke grid takes ~13 min through Slurm here (a fresh process per cell)
+FULL = "STUDY_FULL_SLURM"  # the whole smoke grid, both stages, takes far longer through Slurm (a process per cell)
 
 
 def local_records(tmp_path, changes: dict) -> dict:
@@ -66,7 +66,7 @@ def local_records(tmp_path, changes: dict) -> dict:
 @pytest.mark.parametrize("grid_name", GRIDS)
 def test_smoke_grid_through_slurm_job_arrays_equals_the_local_run(cluster, tmp_path, grid_name):
     if grid_name == "whole smoke" and not os.environ.get(FULL):
-        pytest.skip(f"the whole smoke grid through Slurm takes ~13 min on 2 cores: {FULL}=1 runs it")
+        pytest.skip(f"the whole smoke grid through Slurm takes far longer than the local run: {FULL}=1 runs it")
     changes = GRIDS[grid_name]
     want = local_records(tmp_path, changes)
     name = "pytest-slurm"
@@ -74,8 +74,8 @@ def test_smoke_grid_through_slurm_job_arrays_equals_the_local_run(cluster, tmp_p
     result = slurm_run(cluster, profile, timeout=1500)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     arrays = [line for line in result.stdout.splitlines() if "as job array" in line]
-    stages = {c.notebook for c in grid.expand(grid.load_profile(str(profile)))}
-    assert len(arrays) == len({line.split(":")[0] for line in arrays}) == len(stages)  # one array per stage
+    stages = execution.stages(grid.expand(grid.load_profile(str(profile))))  # consecutive cells of one notebook
+    assert len(arrays) == len(stages)  # one array per stage
     got = {(r["notebook"], r["phase"], r["variant"]): comparable(r) for r in load_records(name)}
     assert sorted(got) == sorted(want)
     for key in want:
@@ -86,7 +86,7 @@ def test_smoke_grid_through_slurm_job_arrays_equals_the_local_run(cluster, tmp_p
 
 def test_killed_driver_resumes_without_losing_or_doubling_a_record(cluster, tmp_path):
     name = "pytest-slurm-killed"
-    profile = studyrun.fresh_profile(tmp_path, name, variants=[{"precision": "fp32"}], compression_sweep=[])
+    profile = studyrun.fresh_profile(tmp_path, name, **studyrun.FP32_ONLY)
     proc = subprocess.Popen([sys.executable, str(paths.ROOT / "run_all.py"), "--profile", str(profile), "--executor",
                              "slurm", "--partition", PARTITION, "--gpus", "0", "--only", "01_data,04_quantize"],
                             cwd=paths.ROOT, env=cluster.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -107,7 +107,7 @@ def test_killed_driver_resumes_without_losing_or_doubling_a_record(cluster, tmp_
 
 def test_a_failing_job_names_its_id_and_log_and_keeps_the_other_records(cluster, tmp_path):
     name = "pytest-slurm-failing"
-    profile = studyrun.fresh_profile(tmp_path, name, variants=[{"precision": "fp32"}], compression_sweep=[])
+    profile = studyrun.fresh_profile(tmp_path, name, **studyrun.FP32_ONLY)
     done = slurm_run(cluster, profile, "--only", "01_data")
     assert done.returncode == 0, done.stderr[-2000:]
     kept = {p.name: p.read_text() for p in paths.results_dir(name).glob("*.json")}
@@ -120,8 +120,7 @@ def test_a_failing_job_names_its_id_and_log_and_keeps_the_other_records(cluster,
 
 
 def test_unknown_partition_is_reported_from_sbatch_in_one_line(cluster, tmp_path):
-    profile = studyrun.fresh_profile(tmp_path, "pytest-slurm-partition", variants=[{"precision": "fp32"}],
-                                     compression_sweep=[])
+    profile = studyrun.fresh_profile(tmp_path, "pytest-slurm-partition", **studyrun.FP32_ONLY)
     result = subprocess.run([sys.executable, str(paths.ROOT / "run_all.py"), "--profile", str(profile), "--executor",
                              "slurm", "--partition", "no-such-partition", "--gpus", "0", "--only", "01_data"],
                             cwd=paths.ROOT, capture_output=True, text=True, env=cluster.env, timeout=120)

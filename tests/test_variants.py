@@ -12,6 +12,12 @@ def test_names():
     assert Variant("bf16", "wanda", 0.5, "2:4").name == "bf16-wanda-2of4"
     assert Variant("bf16", finetune="lora").name == "bf16-lora"
     assert Variant("nf4-dq", finetune="lora").name == "nf4-dq-qlora"
+    # from a fine-tuned parent's merged weights: served at another precision, pruned, pruned and recovered
+    assert Variant("dynamic-int8", parent="bf16-lora").name == "bf16-lora@dynamic-int8"
+    pruned = Variant("bf16", "wanda", 0.5, "2:4", parent="bf16-lora")
+    assert pruned.name == pruned.pruning_name == "bf16-lora-wanda-2of4"
+    assert Variant("bf16", "wanda", 0.3, finetune="lora", parent="bf16-lora").name == "bf16-lora-wanda30-recovered"
+    assert Variant("nf4", "magnitude", 0.3, parent="nf4-qlora").name == "nf4-qlora-magnitude30"
 
 
 @pytest.mark.parametrize("spec, message", [
@@ -23,6 +29,10 @@ def test_names():
     ({"finetune": "full"}, "unknown finetune 'full'"),
     ({"precisoin": "bf16"}, "unknown variant field"),
     ({"precision": "dynamic-int8", "finetune": "lora"}, "dynamic-int8 is inference-only"),
+    ({"parent": "bf16"}, "name a fine-tuned variant without pruning, e.g. bf16-lora"),
+    ({"parent": "bf16-magnitude50-lora"}, "name a fine-tuned variant without pruning"),
+    ({"precision": "bf16", "parent": "bf16-lora"}, "is the parent itself"),
+    ({"precision": "fp32", "finetune": "lora", "parent": "bf16-lora"}, "only a pruned copy .* is fine-tuned again"),
 ])
 def test_invalid_variant_is_refused(spec, message):
     with pytest.raises(ValueError, match=message):
@@ -36,6 +46,10 @@ def test_missing_upstream_artefact_names_the_notebook(tmp_path):
         load_variant(Variant(), "p", model_path=tmp_path)
     with pytest.raises(FileNotFoundError, match="05_finetune"):
         load_variant(Variant("bf16", finetune="lora"), "no-such-profile")
+    with pytest.raises(FileNotFoundError, match="run notebooks/05_finetune.ipynb for bf16-lora"):
+        load_variant(Variant("fp32", parent="bf16-lora"), "no-such-profile")
+    with pytest.raises(FileNotFoundError, match="03_prune.ipynb with method=wanda .* parent=bf16-lora"):
+        load_variant(Variant("bf16", "wanda", 0.5, parent="bf16-lora"), "no-such-profile")
 
 
 def test_hardware_that_cannot_run_a_variant_says_why():
