@@ -22,11 +22,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from helpers import classification, intervals, models, paths, scoring, ticket_files, variants  # noqa: E402
 
 
-def predictions(model, tokenizer, texts: list[str], labels: list[str], batch_size: int = scoring.BATCH_SIZE) -> list[str]:
-    scores = scoring.score_labels(model, tokenizer, texts, labels, batch_size=batch_size)
-    return [labels[i] for i in scoring.apply_rule(scores, scoring.FINE_TUNED).argmax(axis=1)]
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--profile", default="default")
@@ -46,9 +41,9 @@ def main(argv=None) -> int:
                                    (f"{args.precision} merged", args.precision, True), ("fp32 merged", "fp32", True)):
         model, tokenizer = models.load_model("default", precision, adapter=adapter)
         model = model.merge_and_unload() if merge else model
-        runs[name] = predictions(model, tokenizer, texts, labels)
+        runs[name] = scoring.predict_labels(model, tokenizer, texts, labels)
         if merge:  # the same model and tickets, other batches: what batch composition alone does at this precision
-            runs[f"{name}, batches of 3"] = predictions(model, tokenizer, texts, labels, batch_size=3)
+            runs[f"{name}, batches of 3"] = scoring.predict_labels(model, tokenizer, texts, labels, batch_size=3)
     reference = f"{args.precision} unmerged"
     out = {"profile": args.profile, "tickets": len(test), "adapter": str(adapter)}
     for name, predicted in runs.items():

@@ -73,8 +73,7 @@ class _Validation:
     def macro_f1(self, model, tokenizer) -> float:
         from helpers import classification, scoring
 
-        scores = scoring.score_labels(model, tokenizer, [t["text"] for t in self.tickets], self.labels)
-        y_pred = [self.labels[i] for i in scoring.apply_rule(scores, scoring.FINE_TUNED).argmax(axis=1)]
+        y_pred = scoring.predict_labels(model, tokenizer, [t["text"] for t in self.tickets], self.labels)
         return classification.rca_metrics([t["root_cause"] for t in self.tickets], y_pred, self.labels)["macro_f1"]
 
     def __call__(self, model, tokenizer, epoch: float, step: int) -> None:

@@ -220,6 +220,14 @@ def apply_rule(scores: np.ndarray, rule: ScoringRule, reference: np.ndarray | No
     return out
 
 
+def predict_labels(model, tokenizer, texts: list[str], labels: list[str], rule: ScoringRule = FINE_TUNED,
+                   batch_size: int = BATCH_SIZE) -> list[str]:
+    """Each text's predicted label under a rule that needs no calibration tickets (a fine-tuned model's, by default):
+    one score_labels call, no energy window (validation during training, checks)."""
+    return [labels[i] for i in apply_rule(score_labels(model, tokenizer, texts, labels, batch_size=batch_size),
+                                          rule).argmax(axis=1)]
+
+
 def calibration_texts(rule: ScoringRule, unlabelled: list[str]) -> list[str]:
     """The tickets whose scores `rule` subtracts: none, the content-free ones, or unlabelled tickets."""
     return {"none": [], "contextual": list(CONTENT_FREE), "prior": list(unlabelled)}[rule.calibration]
