@@ -90,8 +90,7 @@ def stage1(profile: str) -> pd.DataFrame:
     precisions), with the fine-tuning's J per training token (its own, or its parent's), RCA J per ticket, the note's
     J per generated token (fixed-length notes), macro-F1 with its interval and note quality."""
     records = load_records(profile)
-    tuned = {r["variant"]: r["metrics"] for r in records if r["notebook"] == "05_finetune"}
-    tuned_specs = {r["variant"]: r.get("spec") or {} for r in records if r["notebook"] == "05_finetune"}
+    tuned = {r["variant"]: r for r in records if r["notebook"] == "05_finetune"}
     notes = {r["variant"]: r["metrics"] for r in records if r["notebook"] == "06_rca_eval" and r["phase"] == "response"}
     rows = []
     for r in records:
@@ -101,7 +100,7 @@ def stage1(profile: str) -> pd.DataFrame:
         trained = spec.get("parent") or (r["variant"] if spec.get("finetune") != "none" else None)
         if trained is None:
             continue
-        m, note, fit = r["metrics"], notes.get(r["variant"], {}), tuned.get(trained, {})
+        m, note, fit = r["metrics"], notes.get(r["variant"], {}), tuned.get(trained, {}).get("metrics", {})
         rows.append({"variant": r["variant"], "runs at": spec["precision"], "fine-tuned as": trained,
                      "fine-tuning J per training token": _fmt(fit.get("joules_per_training_token")),
                      "RCA J per ticket": _fmt(m.get("joules_per_ticket"), m.get("joules_per_ticket_ci95")),
@@ -109,8 +108,8 @@ def stage1(profile: str) -> pd.DataFrame:
                      "RCA macro-F1 [95 % CI]": f"{m['macro_f1']:.2f} [{m['macro_f1_ci_low']:.2f}, {m['macro_f1_ci_high']:.2f}]",
                      "note quality": _fmt(note.get("response_quality")), "task check": m.get("task_check", "")})
     evaluated = {row["fine-tuned as"] for row in rows}
-    for name, fit in tuned.items():  # the fine-tuning phase alone: a few steps for the energy figure
-        spec = tuned_specs[name]
+    for name, record in tuned.items():  # the fine-tuning phase alone: a few steps for the energy figure
+        fit, spec = record["metrics"], record.get("spec") or {}
         if name not in evaluated and spec.get("method") == "none":
             rows.append({"variant": name, "runs at": spec["precision"], "fine-tuned as": name,
                          "fine-tuning J per training token": _fmt(fit.get("joules_per_training_token")),
