@@ -180,7 +180,7 @@ def versus_paper(ranked, records: list[dict]) -> str:
     if two_four.empty:
         return text + "This profile has no 2:4 variant, so the paper's overall finding (16-bit + 2:4) is not tested."
     sparse = [k for k in two_four.kernel if "semi-structured 2:4 cuda" in k and "failed" not in k]
-    why = ", ".join(f"{r.variant} {'does the task' if r.recommendable else 'does not do the task'}"
+    why = ", ".join(f"{r.variant} {'does the task' if r.does_task else 'does not do the task'}"
                     for r in two_four.itertuples())
     return text + (f"Overall, no 16-bit 2:4 variant ranks first, unlike the paper: {why}; "
                    + (f"the 2:4 sparse kernel ran ({sparse[0]})." if sparse else
@@ -217,19 +217,28 @@ def analysis(profile: str, ranked, paired, w: float, summary, records: list[dict
 
 def _recommendation(ranked, paired, w: float, summary, classical) -> str:
     llm = ranked[ranked.llm]
-    flagged = llm.loc[~llm.recommendable, "variant"].tolist()
+    flagged = llm.loc[~llm.does_task, "variant"].tolist()
     text = ""
     if flagged:
         text = (f"{len(flagged)} of {len(llm)} LLM variants do not do the task ({', '.join(flagged)}); they are never "
                 "recommended, whatever their energy. ")
-    if not llm.recommendable.any():
+    if not llm.does_task.any():
         return text + "No LLM variant does the task: a classical model (notebook 2) is the honest choice."
+    if not llm.recommendable.any():
+        return text + "Every LLM variant that does the task is outranked by another (see the ranking table): no " \
+                      "recommendation at this w."
     best = llm[llm.recommendable].iloc[0]
     row = summary.set_index("variant").loc[best.variant]
     vs = [c for c in row.index if c.startswith("J per ticket vs ")][0]
     text += (f"At w = {w}, the recommended LLM variant is **{best.variant}** (R {best.R:.2f}): macro-F1 "
              f"{best.macro_f1:.2f} [{best.macro_f1_ci_low:.2f}, {best.macro_f1_ci_high:.2f}], {_energy(best)}; "
              f"{vs}: {row[vs]}; one-off energy {row['one-off kJ']:g} kJ, payback {row['payback']}.")
+    higher = llm[llm.does_task & ~llm.recommendable & (llm.R > best.R)]
+    if not higher.empty:
+        text += (" Not recommended despite a higher R: " + "; ".join(
+            f"{r.variant} (R {r.R:.2f}, outranked by {r.outranked_by})" for r in higher.itertuples())
+            + " — each is significantly worse than the variant that outranks it on the same tickets, or a copy of "
+              "it that is no better, and saves no energy beyond the repeats' spread: its higher R is energy noise.")
     gaps = {r["b"]: r for r in paired[paired.a == best.variant].to_dict("records") if r["b"] in classical}
     for b, r in gaps.items():
         text += f" Against {b} on the same tickets: {_gap(r)}."

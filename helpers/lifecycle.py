@@ -162,13 +162,14 @@ def short_method(method: str) -> str:
 
 
 def manager_summary(ranked, life, baseline: str, grid_country: str, tickets_per_day: float):
-    """One table a manager can read, in ranking order: role (recommended, candidate, does not do the task, classical
-    reference), quality, energy against the baseline (or "within noise"), cost, carbon, one-off energy, payback."""
+    """One table a manager can read, in ranking order: role (recommended, candidate, outranked by another candidate,
+    does not do the task, classical reference), quality, energy against the baseline (or "within noise"), cost, carbon, one-off energy, payback."""
     import pandas as pd
 
     merged = ranked.drop(columns=[c for c in life if c in ranked and c != "variant"]).merge(life, on="variant")
-    roles = ["reference (not an LLM)" if not llm else "does not do the task" if not ok else "candidate"
-             for llm, ok in zip(merged["llm"], merged["recommendable"])]
+    roles = ["reference (not an LLM)" if not llm else "does not do the task" if not works
+             else f"outranked by {by}" if by else "candidate"
+             for llm, works, by in zip(merged["llm"], merged["does_task"], merged["outranked_by"])]
     if merged["recommendable"].any():
         roles[int(merged["recommendable"].to_numpy().argmax())] = "recommended"
     base_j = float(merged.loc[merged["variant"] == baseline, "joules_per_ticket"].iloc[0])

@@ -7,7 +7,14 @@ so they sit on the same scale and neither decides the ranking by its range alone
 - rho (task quality) = the mean over the tasks of this variant's quality / the candidates' best quality: the best
   scores 1 on each task, so both tasks weigh equally.
 Candidates are the LLM variants that do the task (all LLM variants when none does). A variant flagged "does not do
-the task" is ranked after every candidate whatever its R, so it is never the one recommended. Classical systems
+the task" is ranked after every candidate whatever its R, so it is never the one recommended.
+
+R compares point estimates, so an energy difference inside the repeats' spread can lift a worse variant above a
+better one. Given paired comparisons on the same tickets (`paired`), a candidate is *outranked* by another
+candidate when it saves no energy beyond the spread of the two (95 % half-widths in quadrature) and is either
+significantly worse on a task (and better on none) or a compressed or re-served copy of it (its `parent`) that is
+not significantly better: its one-off work bought nothing measurable. Outranked candidates are ranked after the
+others and are not recommended; `outranked_by` names who outranks them. Classical systems
 (`llm` False) are reference points: their phi and rho are shown on the same scale (phi above 1 means cheaper
 than every candidate) but they get no R.
 Both are "higher is better", so R is too.
@@ -17,9 +24,10 @@ from __future__ import annotations
 import numpy as np
 
 
-def rank(table, w: float = 0.5, energy: str = "joules_per_ticket", quality=("macro_f1",)):
-    """Add phi, rho, R and `recommendable` to a table of variants and sort it: candidates by R (best first), then
-    the LLM variants that do not do the task, then the classical references."""
+def rank(table, w: float = 0.5, energy: str = "joules_per_ticket", quality=("macro_f1",), paired=None):
+    """Add phi, rho, R, `does_task`, `outranked_by` and `recommendable` to a table of variants and sort it:
+    candidates by R (best first), then the outranked ones (given `paired`: compare() rows), then the LLM variants
+    that do not do the task, then the classical references."""
     if not 0 <= w <= 1:
         raise ValueError(f"w must be between 0 and 1, got {w}")
     quality = [quality] if isinstance(quality, str) else list(quality)
@@ -31,13 +39,45 @@ def rank(table, w: float = 0.5, energy: str = "joules_per_ticket", quality=("mac
     if (llm[energy] <= 0).any():
         raise ValueError(f"every {energy} must be > 0 to compute energy efficiency")
     works = out["does_task"].fillna(True).astype(bool) if "does_task" in out else True
-    out["recommendable"] = out["llm"] & works
-    candidates = out[out["recommendable"]] if out["recommendable"].any() else llm
+    out["does_task"] = out["llm"] & works
+    candidates = out[out["does_task"]] if out["does_task"].any() else llm
     out["phi"] = candidates[energy].min() / out[energy]
     out["rho"] = (out[quality] / candidates[quality].max()).mean(axis=1)
     out["R"] = (w * out["phi"] + (1 - w) * out["rho"]).where(out["llm"])
-    order = out["recommendable"].astype(int) + out["llm"].astype(int)  # 2 candidates, 1 flagged LLMs, 0 references
+    out["outranked_by"] = "" if paired is None else outranked(out[out["does_task"]], paired, energy).reindex(
+        out["variant"], fill_value="").to_numpy()
+    out["recommendable"] = out["does_task"] & (out["outranked_by"] == "")
+    # 3 candidates, 2 outranked candidates, 1 LLMs that do not do the task, 0 references
+    order = out["recommendable"].astype(int) + out["does_task"].astype(int) + out["llm"].astype(int)
     return out.assign(_order=order).sort_values(["_order", "R"], ascending=False).drop(columns="_order").reset_index(drop=True)
+
+
+def outranked(candidates, paired, energy: str = "joules_per_ticket"):
+    """{variant: "the candidates that outrank it, comma-separated"} (see the module's docstring) from compare() rows
+    between candidates. A missing energy interval counts as 0 (the point estimates decide)."""
+    import pandas as pd
+
+    rows = candidates.set_index("variant")
+    joules, spread = rows[energy], rows.get(f"{energy}_ci95", pd.Series(0.0, rows.index)).astype(float).fillna(0.0)
+    parents = {v: (s or {}).get("parent") for v, s in rows.get("spec", pd.Series(None, rows.index)).items()}
+    by: dict[str, list[str]] = {v: [] for v in rows.index}
+    for r in paired.to_dict("records"):
+        if r["a"] not in rows.index or r["b"] not in rows.index:
+            continue
+        verdicts = {r.get("verdict"), r.get("note_verdict")}
+        sign = ("better" in verdicts) - ("worse" in verdicts) if {"better", "worse"} - verdicts else 0
+        for x, y, s in ((r["a"], r["b"], sign), (r["b"], r["a"], -sign)):
+            saves = joules[y] - joules[x] > np.hypot(spread[x], spread[y])
+            if not saves and (s < 0 or (s == 0 and parents[x] == y)) and y not in by[x]:
+                by[x].append(y)
+    return pd.Series({v: ", ".join(ys) for v, ys in by.items()}, dtype=object)
+
+
+def llm_pairs(inference) -> list[tuple[str, str]]:
+    """Every two LLM variants of a task_table: the paired comparisons rank() needs to find outranked ones."""
+    from itertools import combinations
+
+    return list(combinations(inference["variant"], 2))
 
 
 def qualities(inference) -> list[str]:

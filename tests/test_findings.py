@@ -53,6 +53,7 @@ def test_analysis_finding_recommends_a_working_variant_and_says_when_a_classical
 
     ranked = pd.DataFrame({"variant": ["bf16-lora", "bf16", "tfidf-logreg", "minilm-logreg + retrieval-tfidf"],
                            "llm": [True, True, False, False], "recommendable": [True, False, False, False],
+                           "does_task": [True, False, False, False],
                            "R": [0.9, 0.95, float("nan"), float("nan")], "macro_f1": [0.72, 0.03, 0.55, 0.68],
                            "macro_f1_ci_low": [0.6, 0.0, 0.45, 0.58], "macro_f1_ci_high": [0.8, 0.05, 0.61, 0.74],
                            "joules_per_ticket": [2.0, 1.0, 0.003, 0.3],
@@ -70,7 +71,7 @@ def test_analysis_finding_recommends_a_working_variant_and_says_when_a_classical
     assert "Against tfidf-logreg on the same tickets: **better**" in text
     assert "A classical model (minilm-logreg) does at least as well on these tickets for less energy per ticket " \
            "(0.3 J): it would do." in text
-    nothing = findings.analysis("smoke", ranked.assign(recommendable=False), paired, 0.5, summary)
+    nothing = findings.analysis("smoke", ranked.assign(recommendable=False, does_task=False), paired, 0.5, summary)
     assert "No LLM variant does the task" in nothing and "Smoke-sized profile" in nothing
 
 
@@ -106,6 +107,7 @@ def test_the_run_is_set_against_the_papers_two_findings():
 
     ranked = pd.DataFrame({"variant": ["bf16-lora", "nf4-qlora", "bf16-wanda-2of4", "tfidf-logreg"],
                            "llm": [True, True, True, False], "recommendable": [True, True, False, False],
+                           "does_task": [True, True, False, False],
                            "precision": ["bf16", "nf4", "bf16", None], "method": ["none", "none", "wanda", None],
                            "pattern": ["unstructured", "unstructured", "2:4", None],
                            "kernel": ["dense bf16 cpu", "bnb nf4 cpu", "dense bf16 cpu (wanda 2:4 zeros; N/A semi-structured "
@@ -117,5 +119,6 @@ def test_the_run_is_set_against_the_papers_two_findings():
     assert "the best-ranked unpruned variant is bf16-lora (bf16), 16-bit as in the paper" in text
     assert "no 16-bit 2:4 variant ranks first, unlike the paper: bf16-wanda-2of4 does not do the task; no 2:4 sparse " \
            "kernel ran here (dense bf16 cpu (wanda 2:4 zeros; N/A" in text
-    first = ranked.assign(recommendable=[True, True, True, False]).iloc[[2, 0, 1, 3]]
+    first = ranked.assign(recommendable=[True, True, True, False], does_task=[True, True, True, False]).iloc[[2, 0, 1, 3]]
     assert findings.versus_paper(first, []).endswith("Overall, bf16-wanda-2of4 (16-bit, 2:4) ranks first, as in the paper.")
+

@@ -247,3 +247,31 @@ def test_manager_summary_names_roles_and_keeps_small_energies_readable():
     assert summary.loc["tfidf-logreg", "Wh per 1,000 tickets"] == "0.00111"  # 4 J per 1,000 tickets: not 0, no e-notation
     assert summary.loc["tfidf-logreg", "EUR per 1,000 tickets"] == "0.000000222"
     assert summary.loc["tfidf-logreg", "one-off kJ"] == 0.02 and summary.loc["tfidf-logreg", "rank (R)"] == "not ranked"
+
+
+def test_a_variant_whose_higher_r_is_energy_noise_is_outranked_not_recommended():
+    """The reference run's case: a pruned copy 1 J cheaper than its parent (spread ±2–3 J) and significantly worse
+    had the best R. Outranked: that copy, a recovered copy no better than its parent at no saving. Kept: a copy that
+    is significantly cheaper though worse, and a re-served copy that is significantly better though dearer."""
+    spec = {"precision": "bf16", "method": "none", "finetune": "lora"}
+    table = pd.DataFrame({
+        "variant": ["lora", "lora-wanda30", "lora-recovered", "lora-int8", "lora@fp32"],
+        "joules_per_ticket": [12.9, 11.9, 12.5, 6.0, 18.0], "joules_per_ticket_ci95": [2.3, 1.7, 1.7, 0.5, 1.9],
+        "macro_f1": [0.68, 0.64, 0.66, 0.60, 0.73], "does_task": [True] * 5, "llm": [True] * 5,
+        "spec": [spec] + [{**spec, "parent": "lora"}] * 4})
+    verdicts = {"lora-wanda30": "worse", "lora-recovered": "no significant difference", "lora-int8": "worse",
+                "lora@fp32": "better"}
+    paired = pd.DataFrame([{"a": v, "b": "lora", "verdict": d} for v, d in verdicts.items()]
+                          + [{"a": "lora-wanda30", "b": "lora-int8", "verdict": "no significant difference"}])
+    plain = ranking.rank(table.assign(joules_per_ticket=[12.9, 11.9, 12.5, 12.0, 18.0]), w=0.5)
+    assert plain["variant"].iloc[0] == "lora-wanda30"  # R alone puts the worse copy first
+    ranked = ranking.rank(table, w=0.5, paired=paired).set_index("variant")
+    assert ranked["outranked_by"].to_dict() == {"lora-int8": "", "lora": "", "lora@fp32": "", "lora-wanda30": "lora",
+                                                "lora-recovered": "lora"}
+    assert list(ranked.index[:3]) == ["lora-int8", "lora", "lora@fp32"]  # the outranked come after the others
+    assert not ranked.loc[["lora-wanda30", "lora-recovered"], "recommendable"].any()
+    winners = ranking.sweep_w(table, steps=3, paired=paired).query("winner").set_index("w")["variant"].to_dict()
+    assert winners == {0.0: "lora@fp32", 0.5: "lora-int8", 1.0: "lora-int8"}
+    noisy = table.assign(joules_per_ticket=[12.9, 11.9, 12.5, 12.0, 18.0])  # the int8 copy's saving inside the spread
+    ranked = ranking.rank(noisy, w=0.5, paired=paired).set_index("variant")
+    assert ranked.loc["lora-int8", "outranked_by"] == "lora" and ranked.index[0] == "lora"
