@@ -206,6 +206,16 @@ class Window:
         best = best_reading(self.readings)
         return best["method"] if best else "unavailable"
 
+    def part(self, seconds: float, what: str) -> "Window":
+        """The share of this window spent on `what` (`seconds` of it), its readings apportioned by time: for work
+        that runs inside the window and has none of its own (training steps between validation passes). Each
+        method says so."""
+        share = min(1.0, max(0.0, seconds / self.duration_s)) if self.duration_s > 0 else math.nan
+        note = f"; {what}: {share:.0%} of the window's time, joules apportioned by time"
+        readings = [{**r, "joules": None if r["joules"] is None else r["joules"] * share,
+                     "duration_s": r["duration_s"] * share, "method": r["method"] + note} for r in self.readings]
+        return Window(self.name, self.duration_s * share, self.cpu_s * share, self.other_load, readings)
+
 
 def how_obtained(methods) -> str | None:
     """'modelled', 'partly modelled' or 'metered' for the energy methods of a table (None when there are none)."""

@@ -134,8 +134,9 @@ def finetune(profile: str, variant: str) -> str:
     return _end(profile, (
         f"Validation macro-F1 of {variant} {rose}: {history[0]['val_macro_f1']:.2f} after epoch {history[0]['epoch']:g}, "
         f"best {m['best_val_macro_f1']:.2f} after epoch {m['best_epoch']:g} (that adapter is kept). {m['steps']} steps over "
-        f"{m['epochs']:.2g} epochs took {m['seconds'] / 60:.1f} min ({m['seconds_per_epoch'] / 60:.1f} min per epoch, "
-        f"validation included: {m['validation_seconds']:.0f} s in all), {energy}. Notebook 6 scores it on the test split."))
+        f"{m['epochs']:.2g} epochs took {m['seconds'] / 60:.1f} min, {m['validation_seconds']:.0f} s of it validation; "
+        f"training alone {m['seconds_per_epoch'] / 60:.1f} min per epoch, {energy} (validation's share taken off by "
+        f"time). Notebook 6 scores it on the test split."))
 
 
 def evaluation(profile: str, variant: str) -> str:
