@@ -18,12 +18,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from helpers import execution, grid  # noqa: E402
 from helpers.paths import ROOT  # noqa: E402
 from helpers.atomic import write_atomic  # noqa: E402
+from helpers.results import read_record  # noqa: E402
 
 PROFILE = "gpu-smoke"
 
 
 def load(folder: Path) -> list[dict]:
-    return [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))]
+    return [read_record(p) for p in sorted(folder.glob("*.json"))]
 
 
 def fmt(value, digits=3):
@@ -69,14 +70,14 @@ def readme(records: list[dict], markers: list[dict], bench: dict, errors: dict, 
         ci = f" [{m['macro_f1_ci_low']:.2f}, {m['macro_f1_ci_high']:.2f}]" if "macro_f1_ci_low" in m else ""
         jt = (f"{m['joules_per_ticket']:.3g} ± {fmt(m.get('joules_per_ticket_ci95'))} "
               f"({'metered' if 'nvml' in m.get('energy_method', '') else 'modelled'})")
-        if r["kernel"].endswith(" cpu") and "nvml" in m.get("energy_method", ""):  # before energy.measure(gpu=False)
+        if r["compute_path"].endswith(" cpu") and "nvml" in m.get("energy_method", ""):  # before energy.measure(gpu=False)
             jt = "n/a: the GPU counter was read for CPU-only work (its idle draw)"
         weights = comp.get("weight_bytes")
         if nb == "02_baseline":  # baselines: notebook 4 does not measure them
             fmt_comp = lambda key: "–"  # noqa: E731
         else:
             fmt_comp = lambda key: fmt(comp.get(key))  # noqa: E731
-        lines.append(f"| {variant} | {r['kernel']} | {m['macro_f1']:.2f}{ci} | {'yes' if m.get('does_task') else 'no'} "
+        lines.append(f"| {variant} | {r['compute_path']} | {m['macro_f1']:.2f}{ci} | {'yes' if m.get('does_task') else 'no'} "
                      f"| {jt} "
                      f"| {fmt(note.get('joules_per_generated_token')) if note else '–'} | {fmt_comp('perplexity')} "
                      f"| {'–' if nb == '02_baseline' else fmt(weights / 1e6 if weights else None)} "
@@ -87,7 +88,7 @@ def readme(records: list[dict], markers: list[dict], bench: dict, errors: dict, 
     for (nb, phase, variant), r in by.items():
         if nb == "05_finetune":
             m = r["metrics"]
-            lines.append(f"| {variant} | {r['kernel']} | {m['steps']} | {m['train_tokens']} | {r['energy'][0]['joules']:.4g} "
+            lines.append(f"| {variant} | {r['compute_path']} | {m['steps']} | {m['train_tokens']} | {r['energy'][0]['joules']:.4g} "
                          f"| {m['joules_per_training_token']:.3g} | {m['seconds']:.1f} |")
     lines += ["", "## 2:4 semi-structured sparse kernel against dense (`bench/sparse24_cuda.py`)", ""]
     if "linears" in bench:

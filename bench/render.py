@@ -60,7 +60,7 @@ def render(r: dict) -> str:
         "(tokens processed: shared prompt prefix once, then each ticket's own tokens and its 13 label continuations) "
         "+ 2 x hidden x vocab x (positions whose logits are needed) + 4 x (heads x head_dim) x (visible query-key pairs) "
         "per layer. Padding and masked attention are not counted. Pruned zeros are counted (the kernel is dense).\n")
-    add("| variant | kernel | tickets/s | GFLOP/s | peak used | % of peak | J/ticket cpu-model | x fp32 | "
+    add("| variant | compute path | tickets/s | GFLOP/s | peak used | % of peak | J/ticket cpu-model | x fp32 | "
         "J/ticket codecarbon | x fp32 | macro-F1 | vs fp32 (points) | other load |")
     add("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     base = r["variants"].get("fp32")
@@ -69,7 +69,7 @@ def render(r: dict) -> str:
         jr = v["j_cpu_model"] / base["j_cpu_model"] if base else None
         cr = v["j_codecarbon"] / base["j_codecarbon"] if base and v["j_codecarbon"] and base["j_codecarbon"] else None
         df = 100 * (v["macro_f1"] - base["macro_f1"]) if base else None
-        add(f"| {name} | {v['kernel']} | {v['tickets_per_s']:.2f} | {v['flop_per_s'] / 1e9:.0f} | {v['gemm']} | "
+        add(f"| {name} | {v['compute_path']} | {v['tickets_per_s']:.2f} | {v['flop_per_s'] / 1e9:.0f} | {v['gemm']} | "
             f"{100 * v['flop_per_s'] / peak:.0f} % | {fmt(v['j_cpu_model'])} | {fmt(jr, '.2f')} | {fmt(v['j_codecarbon'])} | "
             f"{fmt(cr, '.2f')} | {v['macro_f1']:.3f} | {fmt(df, '+.1f')} | {load(v['other_load'])} |")
     add(f"\nJ/ticket: mean over {r['chunks']} metered windows (helpers.energy.measure_per_item, as notebook 6), "

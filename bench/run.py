@@ -42,7 +42,7 @@ from bench.training import lora_throughput  # noqa: E402
 
 
 def load_bench_variant(name: str, calibration: list[str]):
-    """(model, tokenizer, kernel, GEMM kind it runs on) for fp32, bf16, dynamic-int8, nf4, or
+    """(model, tokenizer, compute path, GEMM kind it runs on) for fp32, bf16, dynamic-int8, nf4, or
     'bf16-wanda-2of4' (pruned here on calibration tickets, exactly as notebook 3, then cast to bf16)."""
     import torch
 
@@ -55,7 +55,7 @@ def load_bench_variant(name: str, calibration: list[str]):
         return model, tokenizer, "dense bf16 cpu (2:4 zeros in dense weights; no sparse kernel on CPU)", "bf16"
     model, tokenizer = models.load_model("default", name)
     gemm = {"fp32": "fp32", "bf16": "bf16", "dynamic-int8": "int8", "nf4": "bf16"}[name]
-    return model, tokenizer, models.kernel_name(name, models.pick_device()), gemm
+    return model, tokenizer, models.compute_path_name(name, models.pick_device()), gemm
 
 
 def bench_scoring(model, tokenizer, tickets: list[dict], labels: list[str], codecarbon_dir: Path,
@@ -125,8 +125,8 @@ def main(argv=None) -> int:
     naive_n = 6 if args.quick else min(n, 24)
     for name in args.variants.split(","):
         say(f"variant {name} ...")
-        model, tokenizer, kernel, gemm = load_bench_variant(name, calibration)
-        r["variants"][name] = {**bench_scoring(model, tokenizer, test, labels, cc_dir), "kernel": kernel, "gemm": gemm}
+        model, tokenizer, compute_path, gemm = load_bench_variant(name, calibration)
+        r["variants"][name] = {**bench_scoring(model, tokenizer, test, labels, cc_dir), "compute_path": compute_path, "gemm": gemm}
         if name in (("fp32",) if args.quick else ("fp32", "bf16")):
             say(f"naive peer {name} ...")
             r["naive"][name] = naive_peer(model, tokenizer, test[:naive_n], labels)

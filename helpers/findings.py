@@ -69,7 +69,7 @@ def pruning(profile: str, variant: str) -> str:
         f"on held-out tickets went from {m['perplexity_dense']:.1f} (dense) to {m['perplexity']:.1f} "
         f"({m['perplexity'] / m['perplexity_dense']:.1f}×). The pruning run"
         f"{', calibration included,' if spec['method'] == 'wanda' else ''} took "
-        f"{_joules(record)}. The zeros still run on dense kernels here ({record['kernel'].removesuffix(' (pruning run)')}): "
+        f"{_joules(record)}. The zeros still run on dense kernels here ({record['compute_path'].removesuffix(' (pruning run)')}): "
         f"notebook 4 measures speed and notebook 6 what is left of the task."))
 
 
@@ -78,7 +78,7 @@ def quantization(profile: str, variant: str) -> str:
     record = load_record(profile, "04_quantize", "compression", variant)
     m = record["metrics"]
     if not m:
-        return _end(profile, f"{variant} does not run on this machine: {record['kernel']}.")
+        return _end(profile, f"{variant} does not run on this machine: {record['compute_path']}.")
     try:
         ref = load_record(profile, "04_quantize", "compression", "fp32")["metrics"]
     except FileNotFoundError:
@@ -90,7 +90,7 @@ def quantization(profile: str, variant: str) -> str:
         return f" (fp32: {ref[key] / scale:{fmt}})" if ref.get(key) and variant != "fp32" else ""
 
     return _end(profile, (
-        f"{variant} runs on {record['kernel']}. Its weights take {m['weight_bytes'] / 1e6:.0f} MB in memory"
+        f"{variant} runs on {record['compute_path']}. Its weights take {m['weight_bytes'] / 1e6:.0f} MB in memory"
         f"{against('weight_bytes', '.0f', 1e6)}, perplexity on held-out tickets is {m['perplexity']:.1f}"
         f"{against('perplexity', '.1f')}, a forward pass over {m['latency_batch_tokens']} tokens takes "
         f"{m['latency_s_median']:.3g} s{against('latency_s_median', '.3g')} and greedy generation "
@@ -180,12 +180,12 @@ def versus_paper(ranked, records: list[dict]) -> str:
         return text + f"Overall, {candidates.iloc[0].variant} (16-bit, 2:4) ranks first, as in the paper."
     if two_four.empty:
         return text + "This profile has no 2:4 variant, so the paper's overall finding (16-bit + 2:4) is not tested."
-    sparse = [k for k in two_four.kernel if "semi-structured 2:4 cuda" in k and "failed" not in k]
+    sparse = [k for k in two_four.compute_path if "semi-structured 2:4 cuda" in k and "failed" not in k]
     why = ", ".join(f"{r.variant} {'does the task' if r.does_task else 'does not do the task'}"
                     for r in two_four.itertuples())
     return text + (f"Overall, no 16-bit 2:4 variant ranks first, unlike the paper: {why}; "
                    + (f"the 2:4 sparse kernel ran ({sparse[0]})." if sparse else
-                      f"no 2:4 sparse kernel ran here ({two_four.kernel.iloc[0]}), so its zeros saved no work."))
+                      f"no 2:4 sparse kernel ran here ({two_four.compute_path.iloc[0]}), so its zeros saved no work."))
 
 
 def stage2(retention) -> str:

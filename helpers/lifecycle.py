@@ -189,7 +189,7 @@ def manager_summary(ranked, life, baseline: str, grid_country: str, tickets_per_
         "payback": [payback_text(row, row["variant"] == baseline, tickets_per_day) for _, row in merged.iterrows()],
         "energy method": merged["energy_method"].map(short_method),
         "repeats": merged["energy_repeats"].astype(int),
-        "compute path": merged["kernel"],
+        "compute path": merged["compute_path"],
     })
     if "response_quality" in merged:
         out.insert(4, "response quality", merged["response_quality"].round(3))

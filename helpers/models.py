@@ -104,7 +104,7 @@ def unsupported(precision: str, device: str) -> str | None:
     return None
 
 
-def kernel_name(precision: str, device: str) -> str:
+def compute_path_name(precision: str, device: str) -> str:
     """What actually executes the linear layers, in words (recorded with every result)."""
     if precision in BNB_PRECISIONS:
         return f"bnb {precision} {device}"

@@ -169,7 +169,7 @@ def classical_references(table, inference, classifiers=("tfidf-logreg", "minilm-
         if ("inference", name) not in baseline.index or (both and ("response", retrieval) not in baseline.index):
             continue
         rca = baseline.loc[("inference", name)]
-        row = {**rca.to_dict(), "variant": name, "llm": False, "kernel": rca["kernel"], "spec": None,
+        row = {**rca.to_dict(), "variant": name, "llm": False, "compute_path": rca["compute_path"], "spec": None,
                "one_off_j": rca.get("training_joules", np.nan), "energy_counts": "RCA only"}
         if both:
             notes = baseline.loc[("response", retrieval)]

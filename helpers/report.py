@@ -26,7 +26,7 @@ OFFLINE_TEMPLATE = """{%- extends 'index.html.j2' -%}
 {%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
 {%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
 """
-RECORD_COLUMNS = ("notebook", "phase", "variant", "kernel", "macro_f1", "joules", "duration_s", "energy_method")
+RECORD_COLUMNS = ("notebook", "phase", "variant", "compute_path", "macro_f1", "joules", "duration_s", "energy_method")
 STYLE = """body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1200px;color:#222}
 table{border-collapse:collapse;font-size:.9em}th,td{border:1px solid #ccc;padding:.3em .6em;text-align:left}
 th{background:#eef}.note{background:#fff6d5;padding:.6em;border-left:4px solid #e0b000}

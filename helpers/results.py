@@ -11,7 +11,7 @@ from helpers.atomic import write_atomic
 from helpers.paths import results_dir, runs_dir
 from helpers.provenance import provenance
 
-REQUIRED_FIELDS = ("notebook", "phase", "variant", "metrics", "energy", "kernel", "provenance")
+REQUIRED_FIELDS = ("notebook", "phase", "variant", "metrics", "energy", "compute_path", "provenance")
 
 
 def record_path(profile: str, notebook: str, phase: str, variant: str) -> Path:
@@ -30,7 +30,7 @@ def energy_readings(energy) -> tuple[list, dict]:
     return list(energy), {}
 
 
-def write_record(profile: str, notebook: str, phase: str, variant: str, metrics: dict, energy, kernel: str,
+def write_record(profile: str, notebook: str, phase: str, variant: str, metrics: dict, energy, compute_path: str,
                  params: dict, threads: int | None = None, seed: int | None = None, extra: dict | None = None) -> Path:
     """Validate and write one result record. `energy` is a helpers.energy Window, a measure_per_item summary,
     or a list of readings; every reading needs a method, joules (None when unavailable) and duration."""
@@ -40,7 +40,7 @@ def write_record(profile: str, notebook: str, phase: str, variant: str, metrics:
             raise ValueError(f"energy reading {reading} lacks method, joules or duration_s")
     record = {
         "notebook": notebook, "phase": phase, "variant": variant, "metrics": metrics, "energy": readings,
-        "energy_context": context, "kernel": kernel,
+        "energy_context": context, "compute_path": compute_path,
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "provenance": provenance(params, threads, seed, profile), **(extra or {}),
     }
@@ -67,8 +67,8 @@ class Run:
         params = {name: namespace[name] for name in declared_parameters(notebook)}
         return cls(notebook, params["profile"], params, threads, seed)
 
-    def write(self, phase: str, variant: str, metrics: dict, energy, kernel: str, **extra) -> Path:
-        return write_record(self.profile, self.notebook, phase, variant, metrics, energy, kernel, self.params,
+    def write(self, phase: str, variant: str, metrics: dict, energy, compute_path: str, **extra) -> Path:
+        return write_record(self.profile, self.notebook, phase, variant, metrics, energy, compute_path, self.params,
                             self.threads, self.seed, extra)
 
     @property
@@ -103,13 +103,21 @@ def load_record(profile: str, notebook: str, phase: str, variant: str) -> dict:
     path = record_path(profile, notebook, phase, variant)
     if not path.is_file():
         raise FileNotFoundError(f"{path} not found: run notebooks/{notebook}.ipynb for profile {profile!r} first")
-    return json.loads(path.read_text())
+    return read_record(path)
 
 
 def load_records(profile: str) -> list[dict]:
     """All complete records of a profile (temp files are ignored)."""
     folder = results_dir(profile)
-    return [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))] if folder.is_dir() else []
+    return [read_record(p) for p in sorted(folder.glob("*.json"))] if folder.is_dir() else []
+
+
+def read_record(path: Path) -> dict:
+    """One record file. Records written before the field was renamed call the compute path "kernel"."""
+    record = json.loads(Path(path).read_text())
+    if "kernel" in record:
+        record["compute_path"] = record.pop("kernel")
+    return record
 
 
 def records_table(records: list[dict]):
@@ -120,7 +128,7 @@ def records_table(records: list[dict]):
 
     rows = []
     for r in records:
-        row = {"notebook": r["notebook"], "phase": r["phase"], "variant": r["variant"], "kernel": r["kernel"],
+        row = {"notebook": r["notebook"], "phase": r["phase"], "variant": r["variant"], "compute_path": r["compute_path"],
                "spec": r.get("spec"), **(r.get("spec") or {})}
         row.update(r["metrics"])
         reading = best_reading(r["energy"])

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from helpers.models import BNB_PRECISIONS, FOUR_BIT, check_precision, kernel_name, load_model, pick_device, unsupported
+from helpers.models import BNB_PRECISIONS, FOUR_BIT, check_precision, compute_path_name, load_model, pick_device, unsupported
 from helpers.paths import artifacts_dir
 from helpers.prune import check_prune_spec
 
@@ -170,7 +170,7 @@ def load_variant(variant: Variant, profile: str, model_path="default", with_adap
                  for_training: bool = False):
     """Rebuild a variant: pruned weights (if any) from the prune notebook, precision at load time, LoRA adapter
     (if any) from the fine-tune notebook, and 2:4 sparse kernels where the hardware has them.
-    Returns (model, tokenizer, kernel description). Missing inputs name the notebook to run."""
+    Returns (model, tokenizer, compute path: what runs the linear layers, in words). Missing inputs name the notebook to run."""
     source = weights_source(variant, profile, model_path)
     adapter = None
     if with_adapter and variant.finetune != "none":
@@ -179,7 +179,7 @@ def load_variant(variant: Variant, profile: str, model_path="default", with_adap
             raise FileNotFoundError(f"{adapter} not found: run notebooks/05_finetune.ipynb for {variant.compressed_name} first")
     model, tokenizer = load_model(source, variant.precision, adapter=adapter)
     device = next(model.parameters()).device.type
-    text = kernel_name(variant.precision, device) + (f"; weights of {variant.parent}, its adapter merged" if variant.parent else "")
+    text = compute_path_name(variant.precision, device) + (f"; weights of {variant.parent}, its adapter merged" if variant.parent else "")
     if adapter is not None and not for_training:
         from peft import PeftModel
 

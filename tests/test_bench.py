@@ -32,7 +32,7 @@ def test_pieces_and_report_on_the_tiny_model(tiny_model, tokenizer, tmp_path):
     assert naive["tickets_per_s"] > 0 and 0 <= naive["macro_f1"] <= 1
     overhead = metering.meter_overhead(lambda: sum(range(10_000)), tmp_path / "cc", repeats=2)
     gemm = {k: {"peak": 1e9, "shapes": {"a": 1e9}} for k in ("fp32", "bf16", "int8")}
-    variants = {name: {**scoring, "kernel": "dense", "gemm": g} for name, g in (("fp32", "fp32"), ("bf16", "bf16"))}
+    variants = {name: {**scoring, "compute_path": "dense", "gemm": g} for name, g in (("fp32", "fp32"), ("bf16", "bf16"))}
     report = {"command": "python bench/run.py --quick", "machine": hardware.machine(), "n_tickets": 6, "chunks": 2,
               "naive_max_new_tokens": 3, "gemm": gemm, "variants": variants, "naive": {"fp32": naive},
               "overhead": {**overhead, "work": "sum", "tracker_start_s": 1.0}, "max_other_load": 0.0,

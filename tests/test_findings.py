@@ -110,7 +110,7 @@ def test_the_run_is_set_against_the_papers_two_findings():
                            "does_task": [True, True, False, False],
                            "precision": ["bf16", "nf4", "bf16", None], "method": ["none", "none", "wanda", None],
                            "pattern": ["unstructured", "unstructured", "2:4", None],
-                           "kernel": ["dense bf16 cpu", "bnb nf4 cpu", "dense bf16 cpu (wanda 2:4 zeros; N/A semi-structured "
+                           "compute_path": ["dense bf16 cpu", "bnb nf4 cpu", "dense bf16 cpu (wanda 2:4 zeros; N/A semi-structured "
                                       "2:4 kernel: PyTorch's needs CUDA, zeros stay in dense weights)", "scikit-learn cpu"]})
     tuned = [{"notebook": "05_finetune", "spec": {"precision": p}, "metrics": {"joules_per_training_token": j}}
              for p, j in (("nf4", 0.9), ("bf16", 0.5))]

@@ -184,11 +184,11 @@ def test_task_table_adds_both_tasks_energy():
 
 def test_classical_references_sit_beside_the_llm_variants():
     table = pd.DataFrame([
-        {"notebook": "02_baseline", "phase": "inference", "variant": "tfidf-logreg", "kernel": "scikit-learn cpu",
+        {"notebook": "02_baseline", "phase": "inference", "variant": "tfidf-logreg", "compute_path": "scikit-learn cpu",
          "macro_f1": 0.55, "does_task": True, "joules_per_ticket": 0.003, "training_joules": 20.0, "energy_method": "m"},
-        {"notebook": "02_baseline", "phase": "inference", "variant": "minilm-logreg", "kernel": "scikit-learn cpu",
+        {"notebook": "02_baseline", "phase": "inference", "variant": "minilm-logreg", "compute_path": "scikit-learn cpu",
          "macro_f1": 0.68, "does_task": True, "joules_per_ticket": 0.3, "training_joules": 150.0, "energy_method": "m"},
-        {"notebook": "02_baseline", "phase": "response", "variant": "retrieval-tfidf", "kernel": "scikit-learn cpu",
+        {"notebook": "02_baseline", "phase": "response", "variant": "retrieval-tfidf", "compute_path": "scikit-learn cpu",
          "response_quality": 0.48, "rougeL": 0.35, "bleu": 25.0, "embedding_cosine": 0.48, "joules_per_ticket": 0.002,
          "training_joules": 0.5, "energy_method": "m2"}])
     both = ranking.classical_references(table, pd.DataFrame({"response_quality": [0.2]})).set_index("variant")
@@ -234,7 +234,7 @@ def test_manager_summary_names_roles_and_keeps_small_energies_readable():
         "macro_f1": [0.5, 0.5, 0.55], "task_check": ["ok"] * 3, "joules_per_ticket": [3.0, 1.0, 0.004],
         "joules_per_ticket_ci95": [0.1, 0.1, None], "spec": [dense, {**dense, "precision": "bf16"}, None],
         "one_off_j": [None, None, 20.0], "energy_method": ["m (modelled)"] * 3, "energy_repeats": [3, 3, 1],
-        "kernel": ["dense fp32 cpu", "dense bf16 cpu", "scikit-learn cpu"]})
+        "compute_path": ["dense fp32 cpu", "dense bf16 cpu", "scikit-learn cpu"]})
     records = [record("04_quantize", dense, 5.0), record("04_quantize", {**dense, "precision": "bf16"}, 4.0)]
     ranked = ranking.rank(systems, 0.5)
     life = lifecycle.lifecycle_table(systems, records, "fp32", 0.2, 40.0, 5000)

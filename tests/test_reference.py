@@ -33,7 +33,7 @@ def finished_run():
                   "response quality": [0.3, 0.3], "Wh per 1,000 tickets": [2.5, 5.0],
                   "payback": ["40 tickets (0.008 days at 5,000 a day)", "baseline"],
                   "J per ticket vs fp32": ["x0.5", "baseline"], "role": ["recommended", "candidate"], "energy method": ["codecarbon, modelled"] * 2,
-                  "kernel": ["dense bf16 cpu", "dense fp32 cpu"]}).to_csv(paths.results_dir(NAME) / "summary.csv",
+                  "compute_path": ["dense bf16 cpu", "dense fp32 cpu"]}).to_csv(paths.results_dir(NAME) / "summary.csv",
                                                                            index=False)
     (paths.runs_dir(NAME) / "done").mkdir(parents=True)
     for cell in grid.expand(grid.load_profile("smoke"))[:3]:  # three cells of the grid done, 200 s each

@@ -11,7 +11,7 @@ def test_record_has_required_fields(tmp_path, monkeypatch):
     monkeypatch.setattr(results, "results_dir", lambda profile: tmp_path / profile)
     run = results.Run("06_rca_eval", "p", {"n_eval": 3}, threads=2, seed=7)
     path = run.write("inference", "fp32", {"macro_f1": 0.5},
-                     [{"method": "m", "joules": 1.5, "duration_s": 0.1}], kernel="dense fp32 cpu")
+                     [{"method": "m", "joules": 1.5, "duration_s": 0.1}], compute_path="dense fp32 cpu")
     record = json.loads(path.read_text())
     assert set(results.REQUIRED_FIELDS) <= set(record)
     prov = record["provenance"]

@@ -61,7 +61,7 @@ def test_smoke_profile_runs_all_seven_notebooks(tmp_path):
     records = load_records(name)
     assert {r["notebook"] for r in records} == set(NOTEBOOKS_IN_ORDER) - {"07_energy_analysis"}
     for r in records:
-        assert set(REQUIRED_FIELDS) <= set(r) and r["kernel"]
+        assert set(REQUIRED_FIELDS) <= set(r) and r["compute_path"]
         assert r["provenance"]["git_sha"] and r["provenance"]["threads"] in (None, 2)
         assert r["energy"] and all(e["method"] for e in r["energy"])
         assert all(e["joules"] is None or e["joules"] >= 0 for e in r["energy"])
@@ -101,13 +101,13 @@ def test_smoke_profile_runs_all_seven_notebooks(tmp_path):
         assert r["metrics"]["sparsity_min"] == pytest.approx(0.5, abs=1e-3) and r["metrics"]["pattern_verified"]
     assert pruned["bf16-lora@fp32-wanda-2of4"]["metrics"]["n_calibration"] > 0
     evaluated_pruned = next(r for r in evaluated if r["variant"] == "bf16-lora-wanda-2of4")
-    assert "N/A semi-structured 2:4 kernel: PyTorch's needs CUDA" in evaluated_pruned["kernel"]
+    assert "N/A semi-structured 2:4 kernel: PyTorch's needs CUDA" in evaluated_pruned["compute_path"]
     # stage 2 chose the only fine-tuned model, pruned its merged weights, recovered them with the zeros re-applied
     recovered = next(r for r in evaluated if r["variant"] == "bf16-lora-wanda-2of4-recovered")
-    assert "pruned zeros re-applied (sparsity 0.50)" in recovered["kernel"] and "weights of bf16-lora" in recovered["kernel"]
+    assert "pruned zeros re-applied (sparsity 0.50)" in recovered["compute_path"] and "weights of bf16-lora" in recovered["compute_path"]
     assert next(r for r in records if r["notebook"] == "05_finetune" and r["variant"] == recovered["variant"])
     dynamic = next(r for r in records if r["notebook"] == "04_quantize" and r["variant"] == "dynamic-int8")
-    assert dynamic["kernel"] == "torch dynamic int8 cpu" and dynamic["metrics"]["generate_tokens_per_s"] > 0
+    assert dynamic["compute_path"] == "torch dynamic int8 cpu" and dynamic["metrics"]["generate_tokens_per_s"] > 0
     finetuned = next(r for r in records if r["notebook"] == "05_finetune" and r["variant"] == "bf16-lora")
     assert all(math.isfinite(x) for x in finetuned["loss_curve"]) and finetuned["metrics"]["steps"] == 4
     assert [h["step"] for h in finetuned["validation"]] == [4]  # capped mid-epoch: validated after the last step
@@ -116,7 +116,7 @@ def test_smoke_profile_runs_all_seven_notebooks(tmp_path):
     assert retrieval["ticket_ids"] == next(r for r in notes if r["variant"] == "bf16-lora")["ticket_ids"]
     nf4 = next(r for r in records if r["notebook"] == "04_quantize" and r["variant"] == "nf4")
     fp32 = next(r for r in records if r["notebook"] == "04_quantize" and r["variant"] == "fp32")
-    assert nf4["kernel"] == "bnb nf4 cpu" and nf4["metrics"]["weight_bytes"] < fp32["metrics"]["weight_bytes"] / 2
+    assert nf4["compute_path"] == "bnb nf4 cpu" and nf4["metrics"]["weight_bytes"] < fp32["metrics"]["weight_bytes"] / 2
 
     header = next(csv.reader((paths.results_dir(name) / "summary.csv").open()))
     assert {"variant", "role", "rank (R)", "RCA macro-F1", "task check", "Wh per 1,000 tickets", "J per ticket vs bf16-lora@fp32",

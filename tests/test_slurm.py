@@ -38,7 +38,7 @@ def slurm_run(cluster, profile, *args, timeout=900):
 def comparable(record: dict) -> dict:
     """A record's fields that do not depend on when or where it ran: no times, energies or provenance."""
     metrics = {k: v for k, v in record["metrics"].items() if not any(word in k for word in VOLATILE)}
-    extra = {k: v for k, v in record.items() if k in ("predictions", "ticket_ids", "notes", "spec", "kernel")}
+    extra = {k: v for k, v in record.items() if k in ("predictions", "ticket_ids", "notes", "spec", "compute_path")}
     return {**metrics, **extra}
 
 

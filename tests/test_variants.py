@@ -66,9 +66,9 @@ def test_semi_structured_kernel_is_na_on_cpu_with_the_reason(tiny_model):
 
 
 def test_kernel_names():
-    assert models.kernel_name("nf4-dq", "cpu") == "bnb nf4-dq cpu"
-    assert models.kernel_name("dynamic-int8", "cpu") == "torch dynamic int8 cpu"
-    assert "slow" in models.kernel_name("fp16", "cpu") and models.kernel_name("fp16", "cuda") == "dense fp16 cuda"
+    assert models.compute_path_name("nf4-dq", "cpu") == "bnb nf4-dq cpu"
+    assert models.compute_path_name("dynamic-int8", "cpu") == "torch dynamic int8 cpu"
+    assert "slow" in models.compute_path_name("fp16", "cpu") and models.compute_path_name("fp16", "cuda") == "dense fp16 cuda"
 
 
 @pytest.mark.parametrize("precision", ["bf16", "nf4-dq", "dynamic-int8"])
