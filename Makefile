@@ -7,7 +7,7 @@ PROFILE ?= default
 STAMP := $(VENV)/.installed
 MODEL := .cache/smollm2-135m-instruct/model.safetensors
 
-.PHONY: setup browser study smoke test reference clean-runs
+.PHONY: setup browser study smoke lab test reference clean-runs
 
 setup: $(STAMP) $(MODEL)
 
@@ -32,6 +32,11 @@ study: setup
 
 smoke: setup
 	$(PY) run_all.py --profile smoke
+
+# The notebooks in the pinned JupyterLab, on this environment's kernel: the same packages, helpers and data as
+# run_all.py. A notebook run by hand writes to the profile its first code cell names.
+lab: setup
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
 
 # Headless Chromium for tests/test_report.py (Debian packages); installed only when missing, and only as root.
 browser:

@@ -6,7 +6,7 @@ from collections import Counter
 
 from helpers import paths, ticket_files
 from helpers.energy import best_reading
-from helpers.lifecycle import short_method
+from helpers.report import short_method
 from helpers.ranking import compare_in_profile
 from helpers.results import load_record, load_records
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from helpers.energy import how_obtained
-from helpers.lifecycle import to_markdown
+from helpers.report import to_markdown
 from helpers.paths import ROOT, figures_dir, results_dir, runs_dir
 from helpers.atomic import write_atomic, write_folder_atomic
 from helpers.results import load_records

@@ -1,4 +1,5 @@
-"""A browsable HTML report of one profile: every executed notebook, every figure, the summary table.
+"""A browsable HTML report of one profile: every executed notebook, every figure, the summary table; and the
+manager's summary itself (notebook 7): lifecycle figures put into words a person reads.
 
 Why: a manager opens one file (runs/<profile>/report/index.html) instead of Jupyter. The report must open
 offline, from a copied folder or an air-gapped machine, so the notebook pages use nbconvert's lab template
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import html
+import math
 import shutil
 from datetime import datetime, timezone
 from pathlib import Path
@@ -120,6 +122,99 @@ def build_report(profile: str, notebooks: list[Path] | None = None) -> Path:
 
     return write_folder_atomic(runs_dir(profile) / "report", save) / "index.html"
 
+
+
+# The manager's summary: lifecycle figures (helpers.lifecycle) put into words and one table.
+
+def payback_text(row, is_baseline: bool, tickets_per_day: float) -> str:
+    """'1,234 tickets (0.25 days at 5,000 a day)', 'never (costs more per ticket)', 'within noise …', 'unknown …'."""
+    if is_baseline:
+        return "baseline"
+    if row["one_off_unknown"] or math.isnan(row["break_even_tickets"]):
+        return f"unknown ({row['one_off_unknown'] or 'energy unavailable'})"
+    if row["within_noise"]:
+        return (f"within noise (saving {row['saving_j_per_ticket']:.2g} ± {row['saving_ci95']:.2g} J per ticket)"
+                if math.isfinite(row["saving_ci95"]) else "within noise (no interval for the saving)")
+    single = "" if math.isfinite(row.get("saving_ci95", 0.0)) else ", single measurement"
+    if math.isinf(row["break_even_tickets"]):
+        return f"never (costs more per ticket{single})"
+    if row["break_even_tickets"] < 1:
+        return f"within the first ticket{single}"
+    days = row["break_even_tickets"] / tickets_per_day
+    tickets = f"{row['break_even_tickets']:,.0f}"
+    return f"{tickets} ticket{'' if tickets == '1' else 's'} ({_readable(days)} days at {tickets_per_day:,.0f} a day{single})"
+
+
+def _significant(x: float, digits: int = 3) -> str:
+    """x with `digits` significant digits as a plain decimal: a classical model's 0.00142 Wh neither rounds to 0
+    nor turns into scientific notation."""
+    if not math.isfinite(x):
+        return "unknown"
+    return "0" if x == 0 else f"{x:.{max(0, digits - 1 - math.floor(math.log10(abs(x))))}f}"
+
+
+def _readable(x: float) -> str:
+    """A plain decimal with two significant digits, never scientific notation: 0.00042, 3.1, 1,200."""
+    return f"{x:,.0f}" if math.isfinite(x) and abs(x) >= 100 else _significant(x, 2)
+
+
+def short_method(method: str) -> str:
+    """'codecarbon ... (modelled CPU ...)' -> 'codecarbon ..., modelled'."""
+    return method.split(" (")[0] + (", modelled" if "modelled" in method else ", metered" if "metered" in method else "")
+
+
+def manager_summary(ranked, life, baseline: str, grid_country: str, tickets_per_day: float):
+    """One table a manager can read, in ranking order: role (recommended, candidate, outranked by another candidate,
+    does not do the task, classical reference), quality, energy against the baseline (or "within noise"), cost, carbon, one-off energy, payback."""
+    import pandas as pd
+
+    merged = ranked.drop(columns=[c for c in life if c in ranked and c != "variant"]).merge(life, on="variant")
+    roles = ["reference (not an LLM)" if not llm else "does not do the task" if not works
+             else f"outranked by {by}" if by else "candidate"
+             for llm, works, by in zip(merged["llm"], merged["does_task"], merged["outranked_by"])]
+    if merged["recommendable"].any():
+        roles[int(merged["recommendable"].to_numpy().argmax())] = "recommended"
+    base_j = float(merged.loc[merged["variant"] == baseline, "joules_per_ticket"].iloc[0])
+    out = pd.DataFrame({
+        "variant": merged["variant"],
+        "role": roles,
+        "rank (R)": merged["R"].round(3).astype(object).where(merged["llm"], "not ranked"),
+        "RCA macro-F1": merged["macro_f1"].round(3),
+        "task check": merged["task_check"],
+        "J per ticket": merged["joules_per_ticket"].map(_significant),
+        "Wh per 1,000 tickets": merged["wh_per_1000"].map(_significant),
+        "energy counts": merged["energy_counts"] if "energy_counts" in merged else "RCA only",
+        f"J per ticket vs {baseline}": [_versus(row, row["variant"] == baseline, base_j) for _, row in merged.iterrows()],
+        "EUR per 1,000 tickets": merged["cost_per_1000"].map(_significant),
+        f"g CO2e per 1,000 tickets ({grid_country})": merged["co2_g_per_1000"].map(_significant),
+        "one-off kJ": (merged["one_off_j"] / 1000).round(2),
+        "payback": [payback_text(row, row["variant"] == baseline, tickets_per_day) for _, row in merged.iterrows()],
+        "energy method": merged["energy_method"].map(short_method),
+        "repeats": merged["energy_repeats"].astype(int),
+        "compute path": merged["compute_path"],
+    })
+    if "response_quality" in merged:
+        out.insert(4, "response quality", merged["response_quality"].round(3))
+    return out
+
+
+def _versus(row, is_baseline: bool, base_j: float) -> str:
+    """'x0.45', 'x0.45 (single measurement)', 'within noise', 'baseline' or 'unknown'."""
+    if is_baseline:
+        return "baseline"
+    if not math.isfinite(row["joules_per_ticket"]):
+        return "unknown"
+    if row["within_noise"]:
+        return "within noise"
+    return f"x{_readable(row['joules_per_ticket'] / base_j)}" + ("" if math.isfinite(row["saving_ci95"]) else " (single measurement)")
+
+
+def to_markdown(table) -> str:
+    """A plain GitHub-style markdown table (no extra dependency)."""
+    cells = [list(map(str, table.columns))] + [[str(v) for v in row] for row in table.itertuples(index=False)]
+    lines = ["| " + " | ".join(r) + " |" for r in cells]
+    lines.insert(1, "|" + "---|" * len(table.columns))
+    return "\n".join(lines) + "\n"
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

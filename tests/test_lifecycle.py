@@ -4,7 +4,7 @@ import math
 import pandas as pd
 import pytest
 
-from helpers import lifecycle, ranking
+from helpers import lifecycle, ranking, report
 
 
 def test_pareto_front_by_hand():
@@ -132,15 +132,15 @@ def test_lifecycle_table_against_baseline():
     row = life.loc["bf16-magnitude50-lora"]
     assert row["one_off_j"] == 1000.0 and row["break_even_tickets"] == 500.0 and row["payback_days"] == 2.0
     assert row["saving_ci95"] == pytest.approx(0.5) and not row["within_noise"]
-    assert lifecycle.payback_text(row, False, 250) == "500 tickets (2.0 days at 250 a day)"
+    assert report.payback_text(row, False, 250) == "500 tickets (2.0 days at 250 a day)"
     assert life.loc["noisy", "within_noise"]  # saves 0.1 +- 0.36 J per ticket
-    assert lifecycle.payback_text(life.loc["noisy"], False, 250).startswith("within noise (saving 0.1 ± 0.36 J")
+    assert report.payback_text(life.loc["noisy"], False, 250).startswith("within noise (saving 0.1 ± 0.36 J")
     assert life.loc["tfidf", "one_off_j"] == 50.0 and not life.loc["tfidf", "within_noise"]  # no interval to say so
-    assert lifecycle.payback_text(life.loc["tfidf"], False, 250) == "17 tickets (0.067 days at 250 a day, single measurement)"
-    assert lifecycle.payback_text({**life.loc["tfidf"], "break_even_tickets": 1.0}, False, 250).startswith("1 ticket (")
-    assert lifecycle.payback_text({**life.loc["tfidf"], "break_even_tickets": 0.3}, False, 250) == \
+    assert report.payback_text(life.loc["tfidf"], False, 250) == "17 tickets (0.067 days at 250 a day, single measurement)"
+    assert report.payback_text({**life.loc["tfidf"], "break_even_tickets": 1.0}, False, 250).startswith("1 ticket (")
+    assert report.payback_text({**life.loc["tfidf"], "break_even_tickets": 0.3}, False, 250) == \
         "within the first ticket, single measurement"  # not "0 tickets"
-    assert lifecycle.payback_text(life.loc["fp32"], True, 250) == "baseline"
+    assert report.payback_text(life.loc["fp32"], True, 250) == "baseline"
     with pytest.raises(ValueError, match="baseline variant 'int8' was not evaluated"):
         lifecycle.lifecycle_table(inference, records, "int8", 0.2, 40.0, 250)
     with pytest.raises(ValueError, match="tickets_per_day"):
@@ -149,16 +149,16 @@ def test_lifecycle_table_against_baseline():
 
 def test_payback_reads_without_scientific_notation():
     row = {"one_off_unknown": "", "break_even_tickets": 3.0, "within_noise": False}
-    assert lifecycle.payback_text(row, False, 5000) == "3 tickets (0.00060 days at 5,000 a day)"
-    assert lifecycle.payback_text({**row, "break_even_tickets": 2e6}, False, 5000) == \
+    assert report.payback_text(row, False, 5000) == "3 tickets (0.00060 days at 5,000 a day)"
+    assert report.payback_text({**row, "break_even_tickets": 2e6}, False, 5000) == \
         "2,000,000 tickets (400 days at 5,000 a day)"
-    assert lifecycle.payback_text({**row, "break_even_tickets": math.inf}, False, 5000) == "never (costs more per ticket)"
-    assert lifecycle.payback_text({**row, "one_off_unknown": "no 05_finetune record", "break_even_tickets": math.nan},
+    assert report.payback_text({**row, "break_even_tickets": math.inf}, False, 5000) == "never (costs more per ticket)"
+    assert report.payback_text({**row, "one_off_unknown": "no 05_finetune record", "break_even_tickets": math.nan},
                                   False, 5000) == "unknown (no 05_finetune record)"
 
 
 def test_markdown_table():
-    text = lifecycle.to_markdown(pd.DataFrame({"a": [1], "b": ["x"]}))
+    text = report.to_markdown(pd.DataFrame({"a": [1], "b": ["x"]}))
     assert text == "| a | b |\n|---|---|\n| 1 | x |\n"
 
 
@@ -238,7 +238,7 @@ def test_manager_summary_names_roles_and_keeps_small_energies_readable():
     records = [record("04_quantize", dense, 5.0), record("04_quantize", {**dense, "precision": "bf16"}, 4.0)]
     ranked = ranking.rank(systems, 0.5)
     life = lifecycle.lifecycle_table(systems, records, "fp32", 0.2, 40.0, 5000)
-    summary = lifecycle.manager_summary(ranked, life, "fp32", "SE", 5000).set_index("variant")
+    summary = report.manager_summary(ranked, life, "fp32", "SE", 5000).set_index("variant")
     assert summary["role"].to_dict() == {"bf16": "recommended", "fp32": "candidate", "tfidf-logreg": "reference (not an LLM)"}
     assert summary.loc["bf16", "J per ticket vs fp32"] == "x0.33" and summary.loc["fp32", "payback"] == "baseline"
     assert summary.loc["bf16", "payback"] == "2 tickets (0.00040 days at 5,000 a day)"
