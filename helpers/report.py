@@ -123,9 +123,7 @@ def build_report(profile: str, notebooks: list[Path] | None = None) -> Path:
     return write_folder_atomic(runs_dir(profile) / "report", save) / "index.html"
 
 
-
 # The manager's summary: lifecycle figures (helpers.lifecycle) put into words and one table.
-
 def payback_text(row, is_baseline: bool, tickets_per_day: float) -> str:
     """'1,234 tickets (0.25 days at 5,000 a day)', 'never (costs more per ticket)', 'within noise …', 'unknown …'."""
     if is_baseline:
@@ -165,7 +163,8 @@ def short_method(method: str) -> str:
 
 def manager_summary(ranked, life, baseline: str, grid_country: str, tickets_per_day: float):
     """One table a manager can read, in ranking order: role (recommended, candidate, outranked by another candidate,
-    does not do the task, classical reference), quality, energy against the baseline (or "within noise"), cost, carbon, one-off energy, payback."""
+    does not do the task, classical reference), quality, energy against the baseline (or "within noise"), cost,
+    carbon, one-off energy, payback."""
     import pandas as pd
 
     merged = ranked.drop(columns=[c for c in life if c in ranked and c != "variant"]).merge(life, on="variant")
