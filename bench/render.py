@@ -28,8 +28,9 @@ def render(r: dict) -> str:
     add(f"Machine: {m['cpu']}, {m['cores']} logical cores; torch {m['torch']} with {m['torch_threads']} threads "
         f"(interop {m['torch_interop_threads']}, OMP_NUM_THREADS {m['omp_num_threads']}, oneDNN {m['mkldnn']}); "
         f"Python {m['python']}.  ")
-    add(f"Tickets: the first {r['n_tickets']} test tickets of the default profile's data "
-        "(`helpers.ticket_generator.generate_splits(600, seed=0, label_noise=0.05, shift=True)`), 13 root-cause labels, zero-shot prompt.\n")
+    add(f"Tickets: {r['n_tickets']} test tickets of the {r.get('profile', 'default')} profile's data, taken from each of "
+        f"its {r.get('n_classes', '?')} root causes in turn; every variant is one that run evaluated, rebuilt from its "
+        "artefacts (`helpers.variants.load_variant`) and scored with its rule (fine-tuned models: the fine-tuned rule).\n")
     add("**Energy is modelled, not metered.** This machine has no RAPL counter and no GPU: `cpu-model` is this "
         "process's CPU-seconds x 4 W per busy thread (CodeCarbon's figure for an unknown CPU, no RAM/idle); "
         "`codecarbon` is CodeCarbon's offline tracker in process mode (the same modelled CPU power plus a constant "
@@ -60,24 +61,26 @@ def render(r: dict) -> str:
         "(tokens processed: shared prompt prefix once, then each ticket's own tokens and its 13 label continuations) "
         "+ 2 x hidden x vocab x (positions whose logits are needed) + 4 x (heads x head_dim) x (visible query-key pairs) "
         "per layer. Padding and masked attention are not counted. Pruned zeros are counted (the kernel is dense).\n")
-    add("| variant | compute path | tickets/s | GFLOP/s | peak used | % of peak | J/ticket cpu-model | x fp32 | "
-        "J/ticket codecarbon | x fp32 | macro-F1 | vs fp32 (points) | other load |")
+    ref = roles(r)["fp32"]
+    add(f"| variant | compute path | tickets/s | GFLOP/s | peak used | % of peak | J/ticket cpu-model | x {ref} | "
+        f"J/ticket codecarbon | x {ref} | macro-F1 | vs {ref}: difference [paired 95 % CI] | other load |")
     add("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
-    base = r["variants"].get("fp32")
+    base = r["variants"].get(ref)
     for name, v in r["variants"].items():
         peak = r["gemm"][v["gemm"]]["peak"]
         jr = v["j_cpu_model"] / base["j_cpu_model"] if base else None
         cr = v["j_codecarbon"] / base["j_codecarbon"] if base and v["j_codecarbon"] and base["j_codecarbon"] else None
-        df = 100 * (v["macro_f1"] - base["macro_f1"]) if base else None
+        vs = r.get("versus_reference", {}).get(name)
+        df = (f"{vs['diff']:+.3f} [{vs['diff_ci_low']:+.3f}, {vs['diff_ci_high']:+.3f}] {vs['verdict']}" if vs else "n/a")
         add(f"| {name} | {v['compute_path']} | {v['tickets_per_s']:.2f} | {v['flop_per_s'] / 1e9:.0f} | {v['gemm']} | "
             f"{100 * v['flop_per_s'] / peak:.0f} % | {fmt(v['j_cpu_model'])} | {fmt(jr, '.2f')} | {fmt(v['j_codecarbon'])} | "
-            f"{fmt(cr, '.2f')} | {v['macro_f1']:.3f} | {fmt(df, '+.1f')} | {load(v['other_load'])} |")
+            f"{fmt(cr, '.2f')} | {v['macro_f1']:.3f} | {df} | {load(v['other_load'])} |")
     add(f"\nJ/ticket: mean over {r['chunks']} metered windows (helpers.energy.measure_per_item, as notebook 6), "
         "each a chunk of the tickets, after a one-ticket warm-up. Method: "
         + (base["codecarbon_method"] if base else "") + "; cpu-model = process CPU-s x 4 W.\n")
 
     add("## 4. Naive peer (same model, tickets and prompt; free generation, then string parsing)\n")
-    add("| precision | naive tickets/s | naive macro-F1 | unparsed | study tickets/s | study macro-F1 | speed-up | other load |")
+    add("| variant | naive tickets/s | naive macro-F1 | unparsed | study tickets/s | study macro-F1 | speed-up | other load |")
     add("|---|---|---|---|---|---|---|---|")
     for name, n in r["naive"].items():
         s = r["variants"][name]
@@ -86,9 +89,9 @@ def render(r: dict) -> str:
             f"{load(n['other_load'])} |")
     add(f"\nNaive peer: `model.generate` greedy, max_new_tokens={r['naive_max_new_tokens']}, batch 1, stopping at "
         "end-of-turn; the answer is mapped to a label by exact match, else the label named earliest in it, else the "
-        "closest label name (difflib, cutoff 0.6); unparsed answers count as wrong. Naive tickets are the first "
-        f"{next(iter(r['naive'].values()))['tickets'] if r['naive'] else 0} of the same set; the study figures are "
-        f"on all {r['n_tickets']}.\n")
+        "closest label name (difflib, cutoff 0.6); unparsed answers count as wrong. Naive tickets: "
+        f"{next(iter(r['naive'].values()))['tickets'] if r['naive'] else 0} of the same set, taken from each class in "
+        f"turn; the study figures are on all {r['n_tickets']}.\n")
 
     o = r["overhead"]
     add("## 5. Metering overhead\n")
@@ -124,49 +127,52 @@ def render(r: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def roles(r: dict) -> dict:
+    """Which variant is the fp32 reference and which the bf16 model (older bench JSON: the base model's names)."""
+    return r.get("roles", {"fp32": "fp32", "bf16": "bf16"})
+
+
 def targets(r: dict) -> list[dict]:
     out = []
     prof = {p["profile"]: p for p in r["profiles"]}
-    for name, key, bound in (
-            ("default", "default_s", "LoRA fine-tuning (2 x 40 trl steps at 4 x ~250 tokens) and 32 notebook "
-             "kernels (~7 s of imports each) alone exceed it; see 'What bounds the missed targets'"),
-            ("smoke", "smoke_s", "16 notebook executions x (kernel start + ~7 s imports + model load) are ~3 min "
-             "before any compute; see 'What bounds the missed targets'")):
+    for name, key in (("default", "default_s"), ("smoke", "smoke_s")):
         wall = prof.get(name, {}).get("wall_s")
         out.append({"figure": f"run_all {name} wall time", "measured": f"{fmt(wall, '.0f')} s" if wall else "not run",
                     "target": f"<= {TARGETS[key]} s", "met": bool(wall and wall <= TARGETS[key]),
-                    "bound": "" if wall and wall <= TARGETS[key] else bound})
-    for name in ("fp32", "bf16"):
+                    "bound": "" if wall and wall <= TARGETS[key] else "section 1's slowest notebooks; see 'What "
+                    "bounds the missed targets'"})
+    for kind, name in roles(r).items():
         v = r["variants"].get(name)
         if v:
             ratio = v["flop_per_s"] / r["gemm"][v["gemm"]]["peak"]
-            goal = TARGETS["peak_ratio"][name]
-            out.append({"figure": f"RCA scoring FLOP/s, {name}", "measured": f"{100 * ratio:.0f} % of {name} GEMM peak",
+            goal = TARGETS["peak_ratio"][kind]
+            out.append({"figure": f"RCA scoring FLOP/s, {name}", "measured": f"{100 * ratio:.0f} % of {kind} GEMM peak",
                         "target": f">= {goal:.0%}", "met": ratio >= goal,
                         "bound": "" if ratio >= goal else "non-GEMM ops (masked attention, norms, "
                         "rotary, SiLU) and the model's narrow 576-wide GEMMs; see 'What bounds the missed targets'"})
-    base = r["variants"].get("fp32")
-    if base:
-        ok = [(v["j_cpu_model"] / base["j_cpu_model"], n) for n, v in r["variants"].items() if n != "fp32"
-              and 100 * (base["macro_f1"] - v["macro_f1"]) <= TARGETS["f1_loss_points"]]
+    ref = roles(r)["fp32"]
+    base, versus = r["variants"].get(ref), r.get("versus_reference", {})
+    if base and versus:
+        ok = [(v["j_cpu_model"] / base["j_cpu_model"], n) for n, v in r["variants"].items()
+              if n != ref and versus[n]["verdict"] != "worse"]
         best = min(ok) if ok else (None, "none")
         floor = r["gemm"]["fp32"]["peak"] / max(g["peak"] for g in r["gemm"].values())
-        out.append({"figure": "best variant J/ticket vs fp32 (<= 1 pt macro-F1 loss; base model, zero-shot: the "
-                              "fine-tuned fp32 model #14 names is not trained by the default profile yet)",
+        out.append({"figure": f"best task-capable variant's J/ticket vs {ref} (macro-F1 not significantly worse: "
+                              "paired 95 % interval)",
                     "measured": f"{fmt(best[0], '.2f')}x ({best[1]}, cpu-model)",
                     "target": f"<= {TARGETS['joule_ratio']:.2f}x",
                     "met": bool(best[0] is not None and best[0] <= TARGETS["joule_ratio"]),
                     "bound": "" if best[0] is not None and best[0] <= TARGETS["joule_ratio"] else
                     f"the same FLOPs on the fastest kernel here: fp32 peak / best GEMM peak = {floor:.2f}x at equal "
                     "efficiency; pruning saves no FLOPs without a CPU sparse kernel"})
-    if "fp32" in r["naive"]:
-        n, s = r["naive"]["fp32"], r["variants"]["fp32"]
+    if ref in r["naive"]:
+        n, s = r["naive"][ref], r["variants"][ref]
         speed = s["tickets_per_s"] / n["tickets_per_s"]
-        out.append({"figure": "study vs naive peer, fp32", "measured": f"{speed:.1f}x tickets/s, macro-F1 "
-                    f"{s['macro_f1']:.3f} vs {n['macro_f1']:.3f}", "target": f">= {TARGETS['naive_speedup']:.0f}x at equal or better macro-F1",
-                    "met": speed >= TARGETS["naive_speedup"] and s["macro_f1"] >= n["macro_f1"],
-                    "bound": "" if speed >= TARGETS["naive_speedup"] and s["macro_f1"] >= n["macro_f1"] else
-                    "see section 4"})
+        met = speed >= TARGETS["naive_speedup"] and s["macro_f1"] >= n["macro_f1"]
+        out.append({"figure": f"study vs naive peer, {ref}", "measured": f"{speed:.1f}x tickets/s, macro-F1 "
+                    f"{s['macro_f1']:.3f} vs {n['macro_f1']:.3f}",
+                    "target": f">= {TARGETS['naive_speedup']:.0f}x at equal or better macro-F1",
+                    "met": met, "bound": "" if met else "see section 4"})
     if r.get("lora"):
         ratio = r["lora"]["flop_per_s"] / r["gemm"]["bf16"]["peak"]
         goal = TARGETS["lora_peak_ratio"]

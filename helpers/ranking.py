@@ -13,8 +13,11 @@ R compares point estimates, so an energy difference inside the repeats' spread c
 better one. Given paired comparisons on the same tickets (`paired`), a candidate is *outranked* by another
 candidate when it saves no energy beyond the spread of the two (95 % half-widths in quadrature) and is either
 significantly worse on a task (and better on none) or a compressed or re-served copy of it (its `parent`) that is
-not significantly better: its one-off work bought nothing measurable. Outranked candidates are ranked after the
-others and are not recommended; `outranked_by` names who outranks them. Classical systems
+not significantly better: its one-off work bought nothing measurable. Two variants that run the same dense kernels
+(a fine-tuned model and its pruned copies: zeros in dense weights) do the same work per ticket, so neither saves
+energy over the other whatever was measured: the measurements of different notebook runs drift with the
+machine's speed by more than one run's repeats show. Outranked candidates are ranked after the others and are not
+recommended; `outranked_by` names who outranks them. Classical systems
 (`llm` False) are reference points: their phi and rho are shown on the same scale (phi above 1 means cheaper
 than every candidate) but they get no R.
 Both are "higher is better", so R is too.
@@ -61,16 +64,30 @@ def outranked(candidates, paired, energy: str = "joules_per_ticket"):
     joules, spread = rows[energy], rows.get(f"{energy}_ci95", pd.Series(0.0, rows.index)).astype(float).fillna(0.0)
     parents = {v: (s or {}).get("parent") for v, s in rows.get("spec", pd.Series(None, rows.index)).items()}
     by: dict[str, list[str]] = {v: [] for v in rows.index}
+    paths = rows["compute_path"] if "compute_path" in rows else pd.Series(None, rows.index)
     for r in paired.to_dict("records"):
         if r["a"] not in rows.index or r["b"] not in rows.index:
             continue
         verdicts = {r.get("verdict"), r.get("note_verdict")}
         sign = ("better" in verdicts) - ("worse" in verdicts) if {"better", "worse"} - verdicts else 0
+        same = same_work(paths[r["a"]], paths[r["b"]])
         for x, y, s in ((r["a"], r["b"], sign), (r["b"], r["a"], -sign)):
-            saves = joules[y] - joules[x] > np.hypot(spread[x], spread[y])
+            saves = not same and joules[y] - joules[x] > np.hypot(spread[x], spread[y])
             if not saves and (s < 0 or (s == 0 and parents[x] == y)) and y not in by[x]:
                 by[x].append(y)
     return pd.Series({v: ", ".join(ys) for v, ys in by.items()}, dtype=object)
+
+
+def same_work(path_a, path_b) -> bool:
+    """Whether two variants run the same dense kernels on the same model (e.g. a fine-tuned model and its pruned
+    copies: zeros in dense weights, adapters merged), so they do the same work per ticket and any difference in
+    their measured energy is noise. Not when a sparse kernel ran or an adapter stayed unmerged (more or less work)."""
+    if not (isinstance(path_a, str) and isinstance(path_b, str)):
+        return False
+    engine = [p.split(";")[0].split(" (")[0] for p in (path_a, path_b)]
+    other_work = [("unmerged" in p or ("semi-structured 2:4" in p and "N/A" not in p and "failed" not in p))
+                  for p in (path_a, path_b)]
+    return engine[0] == engine[1] and engine[0].startswith("dense ") and not any(other_work)
 
 
 def llm_pairs(inference) -> list[tuple[str, str]]:

@@ -15,6 +15,12 @@ def test_parse_label():
     assert peers.parse_label("no idea", labels) is None
 
 
+def test_bench_tickets_come_from_every_class_not_the_first_rows():
+    tickets = [{"root_cause": c, "i": i} for i, c in enumerate("aaaaabbc")]
+    assert [t["root_cause"] for t in run.every_class(tickets, 4)] == ["a", "b", "c", "a"]
+    assert run.every_class(tickets, None) == tickets
+
+
 def test_gemm_peak_is_positive():
     for kind in ("fp32", "bf16", "int8"):
         got = hardware.gemm_peak(kind, tokens=32, hidden=64, intermediate=128, square=64, min_seconds=0.01)
@@ -33,7 +39,11 @@ def test_pieces_and_report_on_the_tiny_model(tiny_model, tokenizer, tmp_path):
     overhead = metering.meter_overhead(lambda: sum(range(10_000)), tmp_path / "cc", repeats=2)
     gemm = {k: {"peak": 1e9, "shapes": {"a": 1e9}} for k in ("fp32", "bf16", "int8")}
     variants = {name: {**scoring, "compute_path": "dense", "gemm": g} for name, g in (("fp32", "fp32"), ("bf16", "bf16"))}
+    assert len(scoring["predictions"]) == 6 and set(scoring["predictions"]) <= set(labels)
+    versus = {name: {"diff": 0.0, "diff_ci_low": -0.1, "diff_ci_high": 0.1, "verdict": "no significant difference"}
+              for name in ("fp32", "bf16")}
     report = {"command": "python bench/run.py --quick", "machine": hardware.machine(), "n_tickets": 6, "chunks": 2,
+              "roles": {"fp32": "fp32", "bf16": "bf16"}, "versus_reference": versus, "profile": "x", "n_classes": 3,
               "naive_max_new_tokens": 3, "gemm": gemm, "variants": variants, "naive": {"fp32": naive},
               "overhead": {**overhead, "work": "sum", "tracker_start_s": 1.0}, "max_other_load": 0.0,
               "profiles": [{"profile": "smoke", "wall_s": 80.0, "source": "test", "by_notebook": {"01_data": 5.0}},

@@ -275,3 +275,24 @@ def test_a_variant_whose_higher_r_is_energy_noise_is_outranked_not_recommended()
     noisy = table.assign(joules_per_ticket=[12.9, 11.9, 12.5, 12.0, 18.0])  # the int8 copy's saving inside the spread
     ranked = ranking.rank(noisy, w=0.5, paired=paired).set_index("variant")
     assert ranked.loc["lora-int8", "outranked_by"] == "lora" and ranked.index[0] == "lora"
+
+
+def test_copies_on_the_same_dense_kernels_never_save_energy_over_each_other():
+    """The second reference run's case: the pruned copy's notes and scoring ran while the machine was faster, so it
+    measured 40 % below its parent, beyond one cell's repeats; the same dense bf16 kernels did the same work."""
+    dense = "dense bf16 cpu; weights of lora, its adapter merged; LoRA merged, pruned zeros re-applied (wanda "
+    table = pd.DataFrame({"variant": ["lora", "lora-wanda30", "lora-int8"], "joules_per_ticket": [22.9, 13.5, 12.0],
+                          "joules_per_ticket_ci95": [4.2, 2.1, 1.0], "macro_f1": [0.68, 0.58, 0.60],
+                          "does_task": [True] * 3, "llm": [True] * 3,
+                          "compute_path": ["dense bf16 cpu; LoRA merged", dense + "unstructured zeros in dense weights)",
+                                           "torch dynamic int8 cpu; weights of lora, its adapter merged"],
+                          "spec": [{}, {"parent": "lora"}, {"parent": "lora"}]})
+    paired = pd.DataFrame([{"a": "lora-wanda30", "b": "lora", "verdict": "worse"},
+                           {"a": "lora-int8", "b": "lora", "verdict": "worse"}])
+    ranked = ranking.rank(table, w=0.5, paired=paired).set_index("variant")
+    assert ranked.loc["lora-wanda30", "outranked_by"] == "lora"  # same kernels: its lower reading is noise
+    assert ranked.loc["lora-int8", "outranked_by"] == "" and ranked.index[0] == "lora-int8"  # another kernel: saves
+    assert ranking.same_work("dense bf16 cpu; LoRA merged", dense + "2:4 zeros; N/A semi-structured 2:4 kernel: x)")
+    assert not ranking.same_work("dense bf16 cuda", "dense bf16 cuda; weights of x (wanda 2:4 zeros; semi-structured 2:4 cuda)")
+    assert not ranking.same_work("bnb nf4 cpu; LoRA adapter unmerged", "bnb nf4 cpu")
+    assert not ranking.same_work("dense fp32 cpu", "dense bf16 cpu") and not ranking.same_work(None, "dense bf16 cpu")
