@@ -238,8 +238,9 @@ def _recommendation(ranked, paired, w: float, summary, classical) -> str:
     if not higher.empty:
         text += (" Not recommended despite a higher R: " + "; ".join(
             f"{r.variant} (R {r.R:.2f}, outranked by {r.outranked_by})" for r in higher.itertuples())
-            + " — each is significantly worse than the variant that outranks it on the same tickets, or a copy of "
-              "it that is no better, and saves no energy beyond the repeats' spread: its higher R is energy noise.")
+            + " — each is significantly worse than a variant that outranks it on the same tickets (or a copy of it "
+              "that is no better) and saves no energy beyond the repeats' spread, or runs the same dense kernels, "
+              "which do the same work per ticket: its higher R is measurement noise.")
     gaps = {r["b"]: r for r in paired[paired.a == best.variant].to_dict("records") if r["b"] in classical}
     for b, r in gaps.items():
         text += f" Against {b} on the same tickets: {_gap(r)}."
