@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import tempfile
+import time
 from pathlib import Path
 
 from helpers.prompts import rca_messages
@@ -116,7 +117,8 @@ def lora_finetune(model, tokenizer, examples: list[dict], output_dir: Path, epoc
     With `validation` tickets (and the labels), RCA macro-F1 on them is measured after every epoch (and after
     the last step), and output_dir keeps the adapter of the best one; without, the final adapter is saved.
     Returns (the peft-wrapped model as trained last, the training log: steps, loss curve with each step's epoch,
-    tokens, trainable parameters, validation history and best epoch).
+    tokens (in all and after each step), the wall seconds of every step after the first (from one step's end to the
+    next's, validation included where it ran), trainable parameters, validation history and best epoch).
 
     CPU-safe settings: use_cpu when there is no GPU, an explicit bf16 flag, no activation checkpointing
     (pointless for a 135M model), no checkpoints, no reporting integrations.
@@ -132,6 +134,12 @@ def lora_finetune(model, tokenizer, examples: list[dict], output_dir: Path, epoc
     if validation and not labels:
         raise ValueError("validation tickets need the labels to score them against")
     validate = _Validation(validation, labels, output_dir) if validation else None
+
+    step_ends = []
+
+    class StepClock(TrainerCallback):  # when each optimizer step ended: the log's step_seconds
+        def on_step_end(self, args, state, control, **kwargs):
+            step_ends.append(time.perf_counter())
 
     class EveryEpoch(TrainerCallback):
         def on_epoch_end(self, args, state, control, model=None, processing_class=None, **kwargs):
@@ -153,7 +161,7 @@ def lora_finetune(model, tokenizer, examples: list[dict], output_dir: Path, epoc
         )
         trainer = SFTTrainer(model=model, args=config, train_dataset=Dataset.from_list(examples),
                              processing_class=tokenizer, peft_config=peft_config,
-                             callbacks=[EveryEpoch()] if validate else None)
+                             callbacks=[StepClock()] + ([EveryEpoch()] if validate else []))
         trainer.remove_callback(PrinterCallback)  # a dict per step in the notebook; the loss is in the log
         with completion_positions_only():
             result = trainer.train()
@@ -163,7 +171,8 @@ def lora_finetune(model, tokenizer, examples: list[dict], output_dir: Path, epoc
     tokens = [float(e["num_tokens"]) for e in trainer.state.log_history if "num_tokens" in e]
     log = {"steps": int(result.global_step), "epochs": float(trainer.state.epoch),
            "loss_curve": [e["loss"] for e in logged], "loss_epochs": [e["epoch"] for e in logged],
-           "train_tokens": int(tokens[-1]) if tokens else None,
+           "train_tokens": int(tokens[-1]) if tokens else None, "step_tokens": tokens,
+           "step_seconds": [b - a for a, b in zip(step_ends, step_ends[1:])],
            "trainable_params": sum(p.numel() for p in trainer.model.parameters() if p.requires_grad)}
     if validate:
         best = max(validate.history, key=lambda h: h["val_macro_f1"])

@@ -17,6 +17,7 @@ def test_lora_lowers_loss_and_adapter_round_trips(tiny_model, tokenizer, tmp_pat
     trained, log = finetune.lora_finetune(tiny_model, tokenizer, examples[:2] * 4, tmp_path / "adapter", epochs=2,
                                           batch_size=2, learning_rate=5e-2, seed=0, warmup_ratio=0.0)
     assert log["steps"] == 8 and log["epochs"] == 2 and log["trainable_params"] > 0
+    assert len(log["step_tokens"]) == 8 and len(log["step_seconds"]) == 7 and min(log["step_seconds"]) > 0
     assert log["loss_curve"][-1] < log["loss_curve"][0]
     assert (tmp_path / "adapter" / "adapter_model.safetensors").is_file()
 
