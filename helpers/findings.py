@@ -210,10 +210,23 @@ def analysis(profile: str, ranked, paired, w: float, summary, records: list[dict
     """Notebook 7: the recommended LLM variant at w (quality with interval, energy against the baseline, one-off
     energy and payback), the variants that do not do the task, whether a classical model would do as well, what
     stage 2's pruning kept (`retention`), and (given the run's records) how this compares with the paper's findings."""
-    text = _recommendation(ranked, paired, w, summary, classical)
+    text = _recommendation(ranked, paired, w, summary, classical) + " " + drift(ranked)
     if retention is not None and not retention.empty:
         text += " " + stage2(retention)
     return _end(profile, text + (" " + versus_paper(ranked, records) if records is not None else ""))
+
+
+def drift(ranked) -> str:
+    """What the energy intervals hold: the drift between cells that two variants doing the same work measured
+    (ranking.with_cell_drift), or that none did."""
+    llm = ranked[ranked.llm] if "cell_drift" in ranked else ranked.iloc[:0]
+    if llm.empty or not llm.cell_drift.notna().any():
+        return ("No two LLM variants did the same work, so the drift of the machine's speed between cells was not "
+                "measured: the energy intervals hold each cell's repeats only.")
+    row = llm[llm.cell_drift.notna()].iloc[0]
+    return (f"Between cells the machine's speed drifted: {row.cell_drift_pair}, which do the same work per ticket, "
+            f"measured {row.cell_drift:.0%} apart; every J-per-ticket interval includes that drift, so only energy "
+            "differences beyond it are stated as savings.")
 
 
 def _recommendation(ranked, paired, w: float, summary, classical) -> str:
@@ -239,7 +252,7 @@ def _recommendation(ranked, paired, w: float, summary, classical) -> str:
         text += (" Not recommended despite a higher R: " + "; ".join(
             f"{r.variant} (R {r.R:.2f}, outranked by {r.outranked_by})" for r in higher.itertuples())
             + " — each is significantly worse than a variant that outranks it on the same tickets (or a copy of it "
-              "that is no better) and saves no energy beyond the repeats' spread, or runs the same dense kernels, "
+              "that is no better) and saves no energy beyond the measured spread, or runs the same dense kernels, "
               "which do the same work per ticket: its higher R is measurement noise.")
     gaps = {r["b"]: r for r in paired[paired.a == best.variant].to_dict("records") if r["b"] in classical}
     for b, r in gaps.items():

@@ -3,8 +3,9 @@ into words and the manager's table by helpers.report).
 
 Why: a manager's question is not "which variant is efficient" but "when does the effort pay back". A
 variant pays back after the number of tickets at which its one-off energy equals the inference energy it
-saved against the baseline; with a daily ticket volume that becomes days. A saving the measurement repeats cannot
-tell from 0 gives "within noise", not a payback.
+saved against the baseline; with a daily ticket volume that becomes days. A saving the 95 % interval cannot tell
+from 0 gives "within noise", not a payback: the repeats' interval, widened by the drift between cells where the
+table carries it (ranking.with_cell_drift).
 """
 from __future__ import annotations
 
@@ -84,7 +85,7 @@ def per_thousand(j_per_ticket: float, price_per_kwh: float, grid_g_per_kwh: floa
 
 
 def saving_within_noise(saving: float, saving_ci95: float) -> bool:
-    """True when the repeats' 95 % interval of a per-ticket saving covers 0. With no interval (a single
+    """True when the 95 % interval of a per-ticket saving covers 0. With no interval (a single
     measurement) it cannot say: False, and the tables mark such figures "single measurement"."""
     return math.isfinite(saving_ci95) and abs(saving) <= saving_ci95
 

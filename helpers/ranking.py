@@ -9,17 +9,18 @@ so they sit on the same scale and neither decides the ranking by its range alone
 Candidates are the LLM variants that do the task (all LLM variants when none does). A variant flagged "does not do
 the task" is ranked after every candidate whatever its R, so it is never the one recommended.
 
-R compares point estimates, so an energy difference inside the repeats' spread can lift a worse variant above a
-better one. Given paired comparisons on the same tickets (`paired`), a candidate is *outranked* by another
-candidate when it saves no energy beyond the spread of the two (95 % half-widths in quadrature) and is either
-significantly worse on a task (and better on none) or a compressed or re-served copy of it (its `parent`) that is
-not significantly better: its one-off work bought nothing measurable. Two variants that run the same dense kernels
-(a fine-tuned model and its pruned copies: zeros in dense weights) do the same work per ticket, so neither saves
-energy over the other whatever was measured: the measurements of different notebook runs drift with the
-machine's speed by more than one run's repeats show. Outranked candidates are ranked after the others and are not
-recommended; `outranked_by` names who outranks them. Classical systems
-(`llm` False) are reference points: their phi and rho are shown on the same scale (phi above 1 means cheaper
-than every candidate) but they get no R.
+R compares point estimates, so an energy difference inside the measured spread can lift a worse variant above a
+better one. The spread is the repeats' interval widened by the drift between cells (task_table: with_cell_drift):
+the machine's speed changes between notebook runs by more than one cell's repeats show, and two variants that did
+the same work measure how much. Given paired comparisons on the same tickets (`paired`), a candidate is
+*outranked* by another candidate when it saves no energy beyond the spread of the two (95 % half-widths in
+quadrature) and is either significantly worse on a task (and better on none) or a compressed or re-served copy of
+it (its `parent`) that is not significantly better: its one-off work bought nothing measurable. Two variants that
+run the same dense kernels (a fine-tuned model and its pruned copies: zeros in dense weights) do the same work per
+ticket, so neither saves energy over the other whatever was measured. Outranked candidates are ranked after the
+others and are not recommended; `outranked_by` names who outranks them. Classical systems (`llm` False) are
+reference points: their phi and rho are shown on the same scale (phi above 1 means cheaper than every candidate)
+but they get no R.
 Both are "higher is better", so R is too.
 """
 from __future__ import annotations
@@ -156,7 +157,7 @@ def task_table(table):
     columns = ["response_quality", "rougeL", "bleu", "embedding_cosine"]
     out = rca.drop(columns=[c for c in columns if c in rca])
     if notes.empty or not set(out.index) <= set(notes.index):
-        return out.assign(energy_counts="RCA only").reset_index()
+        return with_cell_drift(out.assign(energy_counts="RCA only")).reset_index()
     notes = notes.reindex(out.index)
     out = out.join(notes[columns])
     out["rca_joules_per_ticket"] = out["joules_per_ticket"]
@@ -169,7 +170,35 @@ def task_table(table):
                                              notes["joules_per_ticket_ci95"].astype(float))
     same = out["energy_method"] == notes["energy_method"]
     out["energy_method"] = out["energy_method"].where(same, out["energy_method"] + " + " + notes["energy_method"])
-    return out.reset_index()
+    return with_cell_drift(out).reset_index()
+
+
+def cell_drift(table, energy: str = "joules_per_ticket") -> tuple[float, str]:
+    """How far the machine's speed drifted between the notebook runs (cells) that measured `table`'s variants (indexed
+    by variant), which one cell's repeats cannot show: the largest difference in `energy` between two variants that
+    did the same work (same_work), as a share of their mean, and which two. (NaN, "") when no two did."""
+    from itertools import combinations
+
+    if "compute_path" not in table:
+        return np.nan, ""
+    j, paths = table[energy].astype(float), table["compute_path"]
+    gaps = [(abs(j[a] - j[b]) / ((j[a] + j[b]) / 2), f"{a} and {b}") for a, b in combinations(table.index, 2)
+            if same_work(paths[a], paths[b])]
+    return max(gaps) if gaps else (np.nan, "")
+
+
+def with_cell_drift(table):
+    """`table` (indexed by variant) with the drift between cells in each J-per-ticket interval: the repeats' 95 %
+    half-width kept as joules_per_ticket_repeats_ci95, and joules_per_ticket_ci95 widened (in quadrature) by
+    cell_drift x J / sqrt(2), so that two variants' intervals together span the drift seen between identical work.
+    The drift and its pair are in cell_drift and cell_drift_pair; without a pair the intervals stay the repeats'."""
+    drift, pair = cell_drift(table)
+    out = table.assign(joules_per_ticket_repeats_ci95=table["joules_per_ticket_ci95"], cell_drift=drift,
+                       cell_drift_pair=pair)
+    if np.isfinite(drift):
+        out["joules_per_ticket_ci95"] = np.hypot(out["joules_per_ticket_ci95"].astype(float),  # unknown stays NaN
+                                                 drift * out["joules_per_ticket"].astype(float) / np.sqrt(2))
+    return out
 
 
 def classical_references(table, inference, classifiers=("tfidf-logreg", "minilm-logreg"),

@@ -4,7 +4,7 @@ import math
 import pandas as pd
 import pytest
 
-from helpers import lifecycle, ranking, report
+from helpers import findings, lifecycle, ranking, report
 
 
 def test_pareto_front_by_hand():
@@ -296,3 +296,29 @@ def test_copies_on_the_same_dense_kernels_never_save_energy_over_each_other():
     assert not ranking.same_work("dense bf16 cuda", "dense bf16 cuda; weights of x (wanda 2:4 zeros; semi-structured 2:4 cuda)")
     assert not ranking.same_work("bnb nf4 cpu; LoRA adapter unmerged", "bnb nf4 cpu")
     assert not ranking.same_work("dense fp32 cpu", "dense bf16 cpu") and not ranking.same_work(None, "dense bf16 cpu")
+
+
+def test_intervals_hold_the_drift_between_cells_that_identical_work_measured():
+    """The third reference run's drift: a fine-tuned model and its pruned copy, the same dense bf16 kernels, measured
+    2.57 and 1.77 J per ticket in different cells. The intervals widen so that two variants' intervals together span
+    that gap, and a 0.67 J saving of another kernel, far beyond the repeats, is within noise, not a payback."""
+    def row(variant, joules, path):
+        return {"notebook": "06_rca_eval", "phase": "inference", "variant": variant, "macro_f1": 0.6,
+                "joules_per_ticket": joules, "joules_per_ticket_ci95": 0.1, "energy_method": "m", "compute_path": path}
+    table = pd.DataFrame([row("lora", 2.57, "dense bf16 cpu; LoRA merged"),
+                          row("lora-wanda30", 1.77, "dense bf16 cpu; weights of lora (wanda unstructured zeros)"),
+                          row("lora-int8", 1.90, "torch dynamic int8 cpu; weights of lora")])
+    inference = ranking.task_table(table).set_index("variant")
+    drift = 0.8 / 2.17
+    assert inference["cell_drift"].tolist() == pytest.approx([drift] * 3)
+    assert set(inference["cell_drift_pair"]) == {"lora and lora-wanda30"}
+    assert inference["joules_per_ticket_repeats_ci95"].tolist() == [0.1] * 3
+    assert inference.loc["lora", "joules_per_ticket_ci95"] == pytest.approx(math.hypot(0.1, drift * 2.57 / math.sqrt(2)))
+    life = lifecycle.lifecycle_table(inference.reset_index(), [], "lora", 0.2, 40.0, 5000).set_index("variant")
+    assert life.loc["lora-int8", "within_noise"]
+    alone = ranking.task_table(table.drop(columns="compute_path"))  # no pair known to do the same work: repeats only
+    assert alone["joules_per_ticket_ci95"].tolist() == [0.1] * 3 and alone["cell_drift"].isna().all()
+    assert not lifecycle.lifecycle_table(alone, [], "lora", 0.2, 40.0, 5000).set_index("variant").loc["lora-int8", "within_noise"]
+    ranked = ranking.rank(inference.reset_index().assign(llm=True), 0.5)
+    assert "lora and lora-wanda30, which do the same work per ticket, measured 37% apart" in findings.drift(ranked)
+    assert "was not measured" in findings.drift(ranking.rank(alone.assign(llm=True), 0.5))
