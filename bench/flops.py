@@ -16,7 +16,7 @@ def scoring_flops(config, tokenizer, texts: list[str], labels: list[str], shots=
     label_ids = [tokenizer(label, add_special_tokens=False)["input_ids"] for label in labels]
     prompts = [tokenizer(prompts.chat_prompt(tokenizer, t, labels, shots), add_special_tokens=False)["input_ids"]
                for t in texts]
-    n_prefix = len(scoring._common_prefix(prompts))
+    n_prefix = len(scoring.common_prefix(prompts))
     tail = sum(map(len, label_ids))
     tokens = n_prefix + sum(len(p) - n_prefix + tail for p in prompts)
     logit_rows = 1 + len(prompts) * (1 + sum(len(ids) - 1 for ids in label_ids))

@@ -2,6 +2,7 @@
 """Seconds per LoRA training step under one setting changed against the study's trainer (issue #14's levers).
 
     .venv/bin/python bench/lora_levers.py '{}'                                  # the study's settings
+    .venv/bin/python bench/lora_levers.py '{"shared_prefix": true}'             # shared prompt prefixes run once
     .venv/bin/python bench/lora_levers.py '{"attn": "eager"}'                   # eager attention, not SDPA
     .venv/bin/python bench/lora_levers.py '{"bf16": false}'                     # bf16 weights without autocast
     .venv/bin/python bench/lora_levers.py '{"adapter_bf16": true, "bf16": false}'   # bf16 LoRA weights too
@@ -16,6 +17,7 @@ torch job at a time).
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import statistics
 import sys
@@ -25,6 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.shared_prefix import shared_prefixes_once  # noqa: E402
 from helpers import finetune, models, ticket_generator  # noqa: E402
 
 
@@ -65,7 +68,8 @@ def main(cfg: dict) -> dict:
             for param in trainer.model.parameters():
                 if param.requires_grad:
                     param.data = param.data.to(torch.bfloat16)
-        with finetune.completion_positions_only():
+        sharing = shared_prefixes_once if cfg.get("shared_prefix") else lambda model_: contextlib.nullcontext()
+        with finetune.completion_positions_only(), sharing(trainer.model):
             trainer.train()
     log = trainer.state.log_history
     return {"cfg": cfg, "median_step_s": statistics.median(times[1:]), "steps": [round(t, 2) for t in times],

@@ -107,7 +107,7 @@ def score_labels(model, tokenizer, texts: list[str], labels: list[str], shots: l
         return scores
     # The template before the ticket (two unlike placeholder tickets share only that), so the split between the cached
     # prefix and the batch does not depend on which tickets are scored together.
-    prefix = _common_prefix(prompts + [_prompt_ids(tokenizer, text, labels, shots) for text in ("0", "Z")])
+    prefix = common_prefix(prompts + [_prompt_ids(tokenizer, text, labels, shots) for text in ("0", "Z")])
     tail = [t for ids in label_ids for t in ids]  # every label's tokens, one after the other
     # Where each label starts in the tail, and which tail slots predict which label token.
     starts = np.cumsum([0] + [len(ids) for ids in label_ids])
@@ -147,7 +147,7 @@ def _reduce(tokens: np.ndarray) -> np.ndarray:
     return np.stack([by_name[r] for r in REDUCTIONS], axis=1)
 
 
-def _common_prefix(prompts: list[list[int]]) -> list[int]:
+def common_prefix(prompts: list[list[int]]) -> list[int]:
     """The longest token prefix all prompts share, leaving each prompt at least one token of its own."""
     n = min(len(p) for p in prompts) - 1
     first = prompts[0]
@@ -185,7 +185,7 @@ def _score_batch(model, suffixes, tail, label_ids, starts, n_prefix, prefix_cach
     # Slots whose logits predict a label token: the ticket's last token (each label's first token), then
     # every label token but the last of its label.
     keep = [width - len(tail) - 1] + [width - len(tail) + s + t for s, e in zip(starts, starts[1:]) for t in range(e - s - 1)]
-    mask = _attention_mask(model, mask.to(device))
+    mask = block_attention_mask(model, mask.to(device))
     logits = model(input_ids=ids.to(device), attention_mask=mask, position_ids=position.to(device), cache=cache,
                    use_cache=prefix_cache is not None, logits_to_keep=torch.tensor(keep, device=device)).logits
     logp = torch.log_softmax(logits.float(), dim=-1)  # (rows, len(keep), vocab)
@@ -198,7 +198,7 @@ def _score_batch(model, suffixes, tail, label_ids, starts, n_prefix, prefix_cach
     return out
 
 
-def _attention_mask(model, visible):
+def block_attention_mask(model, visible):
     """The boolean block mask as the model's attention wants it: as is for SDPA, additive floats for eager."""
     import torch
 

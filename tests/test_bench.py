@@ -88,3 +88,46 @@ def test_lora_throughput_on_the_tiny_model(tiny_model, tokenizer):
                                    lora_r=2, bf16=False)
     assert got["tokens"] > 0 and got["flops"] == 4 * training.non_embedding_params(tiny_model) * got["tokens"]
     assert got["seconds_per_step"] > 0 and got["tokens_per_s"] == pytest.approx(got["tokens"] / (3 * got["seconds_per_step"]))
+
+
+def test_prefix_groups_spare_the_most_prefix_tokens():
+    from bench.shared_prefix import prefix_groups
+
+    rows = [[1, 2, 3, 4, 5], [1, 2, 7, 8], [5], [1, 2, 3, 4, 6], [1, 2, 7, 9]]
+    assert sorted(prefix_groups(rows)) == [([0, 3], 4), ([1, 4], 3), ([2], 0)]  # spares 7, not 6 as one group
+    assert prefix_groups([[1, 2], [1, 2]]) == [([0, 1], 1)]  # each row keeps a token of its own
+
+
+def test_shared_prefixes_give_the_same_hidden_states_and_gradients(tiny_model, tokenizer):
+    """The lever of bench/shared_prefix.py on a batch of RCA and note examples and a row sharing nothing: every real
+    position's hidden state and every LoRA gradient as when each row computes its own prompt."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+
+    from bench.shared_prefix import shared_prefixes_once
+    from helpers import finetune, ticket_generator
+
+    rows = ticket_generator.generate_splits(16, seed=0)["train"]
+    examples = finetune.rca_examples(rows, ticket_generator.LABELS)[:3] + finetune.response_examples(rows)[:2]
+    texts = [tokenizer.apply_chat_template(e["prompt"] + e["completion"], tokenize=False) for e in examples]
+    tokenizer.padding_side = "right"
+    batch = tokenizer(texts + ["fibre cut"], padding=True, return_tensors="pt")
+    model = get_peft_model(tiny_model, LoraConfig(r=2, target_modules=["q_proj", "v_proj", "down_proj"],
+                                                  init_lora_weights=False)).train()
+    decoder, real = model.get_base_model().base_model, batch["attention_mask"].bool()
+    weights = torch.randn(*batch["input_ids"].shape, 64, generator=torch.Generator().manual_seed(0))
+
+    def run():
+        model.zero_grad()
+        hidden = decoder(**batch).last_hidden_state
+        (hidden * weights)[real].sum().backward()
+        return hidden[real].detach(), {n: p.grad.clone() for n, p in model.named_parameters() if p.requires_grad}
+
+    plain_hidden, plain_grads = run()
+    with shared_prefixes_once(model) as count:
+        hidden, grads = run()
+    assert count["spared"] > 2 * 50  # two RCA rows and a note row sparing their prompt
+    torch.testing.assert_close(hidden, plain_hidden, rtol=1e-4, atol=1e-5)
+    for name, grad in grads.items():  # sums of many terms in another order: within 1e-4 of the gradient's scale
+        torch.testing.assert_close(grad, plain_grads[name], rtol=1e-4, atol=1e-4 * float(plain_grads[name].abs().max()))
+    assert "forward" not in vars(decoder)  # the plain forward is back
