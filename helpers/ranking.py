@@ -12,7 +12,7 @@ the task" is ranked after every candidate whatever its R, so it is never the one
 R compares point estimates, so an energy difference inside the measured spread can lift a worse variant above a
 better one. The spread is the repeats' interval widened by the drift between cells (task_table: with_cell_drift):
 the machine's speed changes between notebook runs by more than one cell's repeats show, and two variants that did
-the same work measure how much. Given paired comparisons on the same tickets (`paired`), a candidate is
+the same work measure how much; such variants share their mean J per ticket. Given paired comparisons on the same tickets (`paired`), a candidate is
 *outranked* by another candidate when it saves no energy beyond the spread of the two (95 % half-widths in
 quadrature) and is either significantly worse on a task (and better on none) or a compressed or re-served copy of
 it (its `parent`) that is not significantly better: its one-off work bought nothing measurable. Two variants that
@@ -147,7 +147,8 @@ def task_table(table):
     """One row per evaluated variant (notebook 6): RCA metrics, response-feedback metrics, and joules_per_ticket
     for handling a ticket fully (RCA + resolution note; 95 % half-widths added in quadrature, unknown when either
     is), with the two parts kept as rca_joules_per_ticket and response_joules_per_ticket and what the sum counts
-    in energy_counts.
+    in energy_counts; variants doing the same work share their mean and every interval holds the drift between
+    cells (with_cell_drift).
 
     When some variant has no response-feedback record (e.g. tickets without resolution notes), the table keeps
     RCA alone for every variant, so energies stay comparable."""
@@ -173,28 +174,51 @@ def task_table(table):
     return with_cell_drift(out).reset_index()
 
 
+def same_work_families(table) -> list[list[str]]:
+    """The groups of two or more variants of `table` (indexed by variant) that do the same work (same_work)."""
+    if "compute_path" not in table:
+        return []
+    families: list[list[str]] = []
+    for v in table.index:
+        family = next((f for f in families if same_work(table.at[f[0], "compute_path"], table.at[v, "compute_path"])), None)
+        if family is None:
+            families.append([v])
+        else:
+            family.append(v)
+    return [f for f in families if len(f) > 1]
+
+
 def cell_drift(table, energy: str = "joules_per_ticket") -> tuple[float, str]:
     """How far the machine's speed drifted between the notebook runs (cells) that measured `table`'s variants (indexed
     by variant), which one cell's repeats cannot show: the largest difference in `energy` between two variants that
     did the same work (same_work), as a share of their mean, and which two. (NaN, "") when no two did."""
     from itertools import combinations
 
-    if "compute_path" not in table:
-        return np.nan, ""
-    j, paths = table[energy].astype(float), table["compute_path"]
-    gaps = [(abs(j[a] - j[b]) / ((j[a] + j[b]) / 2), f"{a} and {b}") for a, b in combinations(table.index, 2)
-            if same_work(paths[a], paths[b])]
+    j = table[energy].astype(float)
+    gaps = [(abs(j[a] - j[b]) / ((j[a] + j[b]) / 2), f"{a} and {b}") for family in same_work_families(table)
+            for a, b in combinations(family, 2)]
     return max(gaps) if gaps else (np.nan, "")
 
 
 def with_cell_drift(table):
-    """`table` (indexed by variant) with the drift between cells in each J-per-ticket interval: the repeats' 95 %
-    half-width kept as joules_per_ticket_repeats_ci95, and joules_per_ticket_ci95 widened (in quadrature) by
-    cell_drift x J / sqrt(2), so that two variants' intervals together span the drift seen between identical work.
-    The drift and its pair are in cell_drift and cell_drift_pair; without a pair the intervals stay the repeats'."""
+    """`table` (indexed by variant) with what the drift between cells means for its energies.
+
+    - Variants that do the same work (same_work_families) take their family's mean J per ticket (and mean parts):
+      one cell's reading of identical work is no better than another's, and a shared figure keeps one of them from
+      "saving" energy over the other. Their own readings stay in measured_joules_per_ticket; energy_pooled_over names
+      the family.
+    - Each J-per-ticket 95 % half-width (the repeats', kept as joules_per_ticket_repeats_ci95) is widened in
+      quadrature by cell_drift x J / sqrt(2), so that two variants' intervals together span the largest gap seen
+      between identical work. The drift and its pair are in cell_drift and cell_drift_pair; without a same-work
+      pair, energies and intervals stay as measured."""
     drift, pair = cell_drift(table)
-    out = table.assign(joules_per_ticket_repeats_ci95=table["joules_per_ticket_ci95"], cell_drift=drift,
+    out = table.assign(measured_joules_per_ticket=table["joules_per_ticket"], energy_pooled_over="",
+                       joules_per_ticket_repeats_ci95=table["joules_per_ticket_ci95"], cell_drift=drift,
                        cell_drift_pair=pair)
+    parts = [c for c in ("joules_per_ticket", "rca_joules_per_ticket", "response_joules_per_ticket") if c in out]
+    for family in same_work_families(table):
+        out.loc[family, parts] = out.loc[family, parts].astype(float).mean().to_numpy()
+        out.loc[family, "energy_pooled_over"] = ", ".join(family)
     if np.isfinite(drift):
         out["joules_per_ticket_ci95"] = np.hypot(out["joules_per_ticket_ci95"].astype(float),  # unknown stays NaN
                                                  drift * out["joules_per_ticket"].astype(float) / np.sqrt(2))
