@@ -12,15 +12,15 @@ the task" is ranked after every candidate whatever its R, so it is never the one
 R compares point estimates, so an energy difference inside the measured spread can lift a worse variant above a
 better one. The spread is the repeats' interval widened by the drift between cells (task_table: with_cell_drift):
 the machine's speed changes between notebook runs by more than one cell's repeats show, and two variants that did
-the same work measure how much; such variants share their mean J per ticket. Given paired comparisons on the same tickets (`paired`), a candidate is
-*outranked* by another candidate when it saves no energy beyond the spread of the two (95 % half-widths in
-quadrature) and is either significantly worse on a task (and better on none) or a compressed or re-served copy of
-it (its `parent`) that is not significantly better: its one-off work bought nothing measurable. Two variants that
-run the same dense kernels (a fine-tuned model and its pruned copies: zeros in dense weights) do the same work per
-ticket, so neither saves energy over the other whatever was measured. Outranked candidates are ranked after the
-others and are not recommended; `outranked_by` names who outranks them. Classical systems (`llm` False) are
-reference points: their phi and rho are shown on the same scale (phi above 1 means cheaper than every candidate)
-but they get no R.
+the same work measure how much; such variants share their mean J per ticket. Given paired comparisons on the same
+tickets (`paired`), a candidate is *outranked* by another candidate when it saves no energy beyond the spread of
+the two (95 % half-widths in quadrature) and is either significantly worse on a task (and better on none) or a
+compressed or re-served copy of it (its `parent`) that is not significantly better: its one-off work bought
+nothing measurable. Two variants that run the same dense kernels (a fine-tuned model and its pruned copies: zeros
+in dense weights) do the same work per ticket, so neither saves energy over the other whatever was measured.
+Outranked candidates are ranked after the others and are not recommended; `outranked_by` names who outranks them.
+Classical systems (`llm` False) are reference points: their phi and rho are shown on the same scale (phi above 1
+means cheaper than every candidate) but they get no R.
 Both are "higher is better", so R is too.
 """
 from __future__ import annotations
