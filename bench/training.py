@@ -31,8 +31,9 @@ def lora_throughput(load, examples: list[dict], batch_size: int = 8, steps: int 
         _, log = finetune.lora_finetune(model, tokenizer, examples, Path(folder) / "adapter", epochs=1.0,
                                         batch_size=batch_size, learning_rate=1e-3, seed=0, lora_r=lora_r, bf16=bf16,
                                         max_steps=1 + steps)
-    if len(log["step_seconds"]) != steps:
-        raise RuntimeError(f"asked for {1 + steps} steps, the trainer ran {log['steps']}: give it more examples")
+    if len(log["step_seconds"]) != steps or len(log["step_tokens"]) != 1 + steps:  # a step's time and tokens align
+        raise RuntimeError(f"asked for {1 + steps} steps, the trainer logged {len(log['step_tokens'])} with tokens "
+                           f"and timed {len(log['step_seconds'])} after the first")
     seconds = sum(log["step_seconds"])
     tokens = log["step_tokens"][-1] - log["step_tokens"][0]
     flops = 4 * weights * tokens

@@ -225,9 +225,9 @@ def drift(ranked) -> str:
                 "measured: the energy intervals hold each cell's repeats only.")
     row = llm[llm.cell_drift.notna()].iloc[0]
     return (f"Between cells the machine's speed drifted: {row.cell_drift_pair}, which do the same work per ticket, "
-            f"measured {row.cell_drift:.0%} apart. Variants doing the same work are therefore given their mean J per "
-            "ticket, and every J-per-ticket interval includes that drift, so only energy differences beyond it are "
-            "stated as savings.")
+            f"measured {row.cell_drift:.0%} apart. LLM variants doing the same work are therefore given their mean J "
+            "per ticket, and every LLM variant's J-per-ticket interval includes that drift, so only energy differences "
+            "beyond it are stated as savings.")
 
 
 def _recommendation(ranked, paired, w: float, summary, classical) -> str:

@@ -58,11 +58,13 @@ def rank(table, w: float = 0.5, energy: str = "joules_per_ticket", quality=("mac
 
 def outranked(candidates, paired, energy: str = "joules_per_ticket"):
     """{variant: "the candidates that outrank it, comma-separated"} (see the module's docstring) from compare() rows
-    between candidates. A missing energy interval counts as 0 (the point estimates decide)."""
+    between candidates. A missing energy interval counts as the drift between cells alone (0 when that is
+    unknown too: the point estimates decide)."""
     import pandas as pd
 
     rows = candidates.set_index("variant")
-    joules, spread = rows[energy], rows.get(f"{energy}_ci95", pd.Series(0.0, rows.index)).astype(float).fillna(0.0)
+    joules, spread = rows[energy], rows.get(f"{energy}_ci95", pd.Series(0.0, rows.index)).astype(float)
+    spread = spread.fillna(rows.get(f"{energy}_drift_ci95", pd.Series(0.0, rows.index)).astype(float)).fillna(0.0)
     parents = {v: (s or {}).get("parent") for v, s in rows.get("spec", pd.Series(None, rows.index)).items()}
     by: dict[str, list[str]] = {v: [] for v in rows.index}
     paths = rows["compute_path"] if "compute_path" in rows else pd.Series(None, rows.index)
@@ -174,13 +176,16 @@ def task_table(table):
     return with_cell_drift(out).reset_index()
 
 
-def same_work_families(table) -> list[list[str]]:
-    """The groups of two or more variants of `table` (indexed by variant) that do the same work (same_work)."""
+def same_work_families(table, energy: str = "joules_per_ticket") -> list[list[str]]:
+    """The groups of two or more variants of `table` (indexed by variant) that do the same work (same_work) and
+    were measured alike (same energy method and energy counts) with a finite `energy`."""
     if "compute_path" not in table:
         return []
+    alike = [c for c in ("energy_method", "energy_counts") if c in table]
     families: list[list[str]] = []
-    for v in table.index:
-        family = next((f for f in families if same_work(table.at[f[0], "compute_path"], table.at[v, "compute_path"])), None)
+    for v in table.index[np.isfinite(table[energy].astype(float))]:
+        family = next((f for f in families if same_work(table.at[f[0], "compute_path"], table.at[v, "compute_path"])
+                       and all(table.at[f[0], c] == table.at[v, c] for c in alike)), None)
         if family is None:
             families.append([v])
         else:
@@ -195,7 +200,7 @@ def cell_drift(table, energy: str = "joules_per_ticket") -> tuple[float, str]:
     from itertools import combinations
 
     j = table[energy].astype(float)
-    gaps = [(abs(j[a] - j[b]) / ((j[a] + j[b]) / 2), f"{a} and {b}") for family in same_work_families(table)
+    gaps = [(abs(j[a] - j[b]) / ((j[a] + j[b]) / 2), f"{a} and {b}") for family in same_work_families(table, energy)
             for a, b in combinations(family, 2)]
     return max(gaps) if gaps else (np.nan, "")
 
@@ -208,8 +213,8 @@ def with_cell_drift(table):
       "saving" energy over the other. Their own readings stay in measured_joules_per_ticket; energy_pooled_over names
       the family.
     - Each J-per-ticket 95 % half-width (the repeats', kept as joules_per_ticket_repeats_ci95) is widened in
-      quadrature by cell_drift x J / sqrt(2), so that two variants' intervals together span the largest gap seen
-      between identical work. The drift and its pair are in cell_drift and cell_drift_pair; without a same-work
+      quadrature by cell_drift x J / sqrt(2) (joules_per_ticket_drift_ci95), so that two variants' intervals
+      together span the largest gap seen between identical work. A single measurement's interval stays unknown. The drift and its pair are in cell_drift and cell_drift_pair; without a same-work
       pair, energies and intervals stay as measured."""
     drift, pair = cell_drift(table)
     out = table.assign(measured_joules_per_ticket=table["joules_per_ticket"], energy_pooled_over="",
@@ -217,11 +222,13 @@ def with_cell_drift(table):
                        cell_drift_pair=pair)
     parts = [c for c in ("joules_per_ticket", "rca_joules_per_ticket", "response_joules_per_ticket") if c in out]
     for family in same_work_families(table):
-        out.loc[family, parts] = out.loc[family, parts].astype(float).mean().to_numpy()
+        for part in parts:  # a part unknown for one member stays unknown for all: never a sibling's figure
+            out.loc[family, part] = out.loc[family, part].astype(float).mean(skipna=False)
         out.loc[family, "energy_pooled_over"] = ", ".join(family)
     if np.isfinite(drift):
+        out["joules_per_ticket_drift_ci95"] = drift * out["joules_per_ticket"].astype(float) / np.sqrt(2)
         out["joules_per_ticket_ci95"] = np.hypot(out["joules_per_ticket_ci95"].astype(float),  # unknown stays NaN
-                                                 drift * out["joules_per_ticket"].astype(float) / np.sqrt(2))
+                                                 out["joules_per_ticket_drift_ci95"])
     return out
 
 

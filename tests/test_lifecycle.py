@@ -325,4 +325,11 @@ def test_intervals_hold_the_drift_between_cells_that_identical_work_measured():
     assert not lifecycle.lifecycle_table(alone, [], "lora", 0.2, 40.0, 5000).set_index("variant").loc["lora-int8", "within_noise"]
     ranked = ranking.rank(inference.reset_index().assign(llm=True), 0.5)
     assert "lora and lora-wanda30, which do the same work per ticket, measured 37% apart" in findings.drift(ranked)
+    gaps = pd.concat([table, pd.DataFrame([row("lora-wanda50", None, "dense bf16 cpu; weights of lora (wanda 50)"),
+                                           row("lora-x", 2.0, "dense bf16 cpu; x")]).assign(
+        joules_per_ticket_ci95=[None, 0.1], energy_method=["m", "other meter"])], ignore_index=True)
+    mixed = ranking.task_table(gaps).set_index("variant")  # an unknown reading, a member metered otherwise
+    assert mixed.loc["lora", "cell_drift"] == pytest.approx(drift) and mixed.loc["lora", "joules_per_ticket"] == pytest.approx(2.17)
+    assert math.isnan(mixed.loc["lora-wanda50", "joules_per_ticket"])  # unknown stays unknown, never the family's mean
+    assert mixed.loc["lora-x", "joules_per_ticket"] == 2.0 and mixed.loc["lora-x", "energy_pooled_over"] == ""
     assert "was not measured" in findings.drift(ranking.rank(alone.assign(llm=True), 0.5))
