@@ -68,13 +68,13 @@ def main(cfg: dict) -> dict:
             for param in trainer.model.parameters():
                 if param.requires_grad:
                     param.data = param.data.to(torch.bfloat16)
-        sharing = shared_prefixes_once if cfg.get("shared_prefix") else lambda model_: contextlib.nullcontext()
-        with finetune.completion_positions_only(), sharing(trainer.model):
+        sharing = shared_prefixes_once if cfg.get("shared_prefix") else lambda model_: contextlib.nullcontext({"spared": 0})
+        with finetune.completion_positions_only(), sharing(trainer.model) as prefixes:
             trainer.train()
     log = trainer.state.log_history
     return {"cfg": cfg, "median_step_s": statistics.median(times[1:]), "steps": [round(t, 2) for t in times],
             "tokens": [e["num_tokens"] for e in log if "num_tokens" in e][-1],
-            "loss": [round(e["loss"], 3) for e in log if "loss" in e]}
+            "loss": [round(e["loss"], 3) for e in log if "loss" in e], "prefix_tokens_spared": prefixes["spared"]}
 
 
 if __name__ == "__main__":

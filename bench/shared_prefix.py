@@ -77,7 +77,7 @@ def shared_prefixes_once(model):
         lengths = attention_mask.sum(1) if attention_mask is not None and attention_mask.dim() == 2 else None
         if (any(v is not None for v in kwargs.values()) or input_ids is None or lengths is None
                 or not (decoder.training and torch.is_grad_enabled())
-                or not bool((attention_mask == (torch.arange(input_ids.shape[1]) < lengths[:, None])).all())):
+                or not bool((attention_mask == (torch.arange(input_ids.shape[1], device=input_ids.device) < lengths[:, None])).all())):
             return plain(input_ids=input_ids, attention_mask=attention_mask, use_cache=use_cache, **kwargs)
         groups = [(g, n) for g, n in prefix_groups([r[:k].tolist() for r, k in zip(input_ids, lengths.tolist())]) if n]
         if not groups:
@@ -104,8 +104,9 @@ def _prefix_batch(input_ids, groups):
     import torch
 
     width, rows = max(n for _, n in groups), input_ids.shape[0]
-    head_ids, head_mask = torch.zeros(len(groups), width, dtype=input_ids.dtype), torch.zeros(len(groups), width, dtype=torch.long)
-    n_of, head_of = torch.zeros(rows, dtype=torch.long), torch.zeros(rows, dtype=torch.long)
+    on = {"device": input_ids.device, "dtype": torch.long}
+    head_ids, head_mask = torch.zeros(len(groups), width, **on), torch.zeros(len(groups), width, **on)
+    n_of, head_of = torch.zeros(rows, **on), torch.zeros(rows, **on)
     for h, (group, n) in enumerate(groups):
         head_ids[h, :n], head_mask[h, :n] = input_ids[group[0], :n], 1
         n_of[group], head_of[group] = n, h
@@ -120,14 +121,15 @@ def _rest_batch(input_ids, lengths, n_of, width):
 
     rest = lengths - n_of
     span = int(rest.max())
-    t = torch.arange(span)
-    ids = torch.zeros(len(rest), span, dtype=input_ids.dtype)
+    device = input_ids.device
+    t = torch.arange(span, device=device)
+    ids = torch.zeros(len(rest), span, dtype=input_ids.dtype, device=device)
     for r in range(len(rest)):
         ids[r, :rest[r]] = input_ids[r, n_of[r]:lengths[r]]
-    causal = torch.ones(span, span, dtype=torch.bool).tril()[None] & (t[None, None, :] < rest[:, None, None])
-    seen = torch.arange(width)[None, None, :] < n_of[:, None, None]
+    causal = torch.ones(span, span, dtype=torch.bool, device=device).tril()[None] & (t[None, None, :] < rest[:, None, None])
+    seen = torch.arange(width, device=device)[None, None, :] < n_of[:, None, None]
     visible = torch.cat([seen.expand(-1, span, -1), causal], dim=2)[:, None]
-    whole = torch.arange(input_ids.shape[1])[None]
+    whole = torch.arange(input_ids.shape[1], device=device)[None]
     gather = torch.where(whole < n_of[:, None], whole, width + (whole - n_of[:, None]).clamp(max=span - 1))
     return ids, n_of[:, None] + t[None], visible, gather
 
