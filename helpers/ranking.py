@@ -193,14 +193,14 @@ def same_work_families(table, energy: str = "joules_per_ticket") -> list[list[st
     return [f for f in families if len(f) > 1]
 
 
-def cell_drift(table, energy: str = "joules_per_ticket") -> tuple[float, str]:
+def cell_drift(table, families: list[list[str]], energy: str = "joules_per_ticket") -> tuple[float, str]:
     """How far the machine's speed drifted between the notebook runs (cells) that measured `table`'s variants (indexed
-    by variant), which one cell's repeats cannot show: the largest difference in `energy` between two variants that
-    did the same work (same_work), as a share of their mean, and which two. (NaN, "") when no two did."""
+    by variant), which one cell's repeats cannot show: the largest difference in `energy` between two variants of a
+    same-work family (same_work_families), as a share of their mean, and which two. (NaN, "") when there is none."""
     from itertools import combinations
 
     j = table[energy].astype(float)
-    gaps = [(abs(j[a] - j[b]) / ((j[a] + j[b]) / 2), f"{a} and {b}") for family in same_work_families(table, energy)
+    gaps = [(abs(j[a] - j[b]) / ((j[a] + j[b]) / 2), f"{a} and {b}") for family in families
             for a, b in combinations(family, 2)]
     return max(gaps) if gaps else (np.nan, "")
 
@@ -214,14 +214,16 @@ def with_cell_drift(table):
       the family.
     - Each J-per-ticket 95 % half-width (the repeats', kept as joules_per_ticket_repeats_ci95) is widened in
       quadrature by cell_drift x J / sqrt(2) (joules_per_ticket_drift_ci95), so that two variants' intervals
-      together span the largest gap seen between identical work. A single measurement's interval stays unknown. The drift and its pair are in cell_drift and cell_drift_pair; without a same-work
-      pair, energies and intervals stay as measured."""
-    drift, pair = cell_drift(table)
+      together span the largest gap seen between identical work. A single measurement's interval stays unknown.
+      The drift and its pair are in cell_drift and cell_drift_pair; without a same-work pair, energies and intervals
+      stay as measured."""
+    families = same_work_families(table)
+    drift, pair = cell_drift(table, families)
     out = table.assign(measured_joules_per_ticket=table["joules_per_ticket"], energy_pooled_over="",
                        joules_per_ticket_repeats_ci95=table["joules_per_ticket_ci95"], cell_drift=drift,
                        cell_drift_pair=pair)
     parts = [c for c in ("joules_per_ticket", "rca_joules_per_ticket", "response_joules_per_ticket") if c in out]
-    for family in same_work_families(table):
+    for family in families:
         for part in parts:  # a part unknown for one member stays unknown for all: never a sibling's figure
             out.loc[family, part] = out.loc[family, part].astype(float).mean(skipna=False)
         out.loc[family, "energy_pooled_over"] = ", ".join(family)
