@@ -312,8 +312,8 @@ def t_interval(samples: list[float]) -> tuple[float, float | None]:
 
 def measure_per_item(name: str, items: list, work, chunks: int = 3, warmup: int = 1, codecarbon_dir=None,
                      meters: list | None = None, align: int = 1):
-    """Run work(items) in `chunks` equal parts, each its own measurement window, after an unmeasured warm-up
-    on the first `warmup` items. Returns (list of work results, summary). `align`: every part but the last holds a
+    """Run work(items) in `chunks` equal parts, each its own measurement window, after a warm-up on the first
+    `warmup` items inside a window that is not kept (the meters' one-time start-up falls there, not in a chunk). Returns (list of work results, summary). `align`: every part but the last holds a
     multiple of this many items (whole batches, so work batched `align` at a time sees the batches of one call).
 
     The summary has, per meter, total joules and duration, the mean joules per item over the chunks with a
@@ -323,8 +323,9 @@ def measure_per_item(name: str, items: list, work, chunks: int = 3, warmup: int 
         raise ValueError("no items to measure")
     units = -(-len(items) // align)  # whole batches
     chunks = max(1, min(chunks, units))
-    if warmup:
-        work(items[:warmup])
+    with measure(name, meters=meters, codecarbon_dir=codecarbon_dir):  # not kept: the meters' one-time start-up
+        if warmup:                                                        # (CodeCarbon's tracker) falls in here
+            work(items[:warmup])
     bounds = [min(len(items), round(i * units / chunks) * align) for i in range(chunks + 1)]  # near-equal parts
     parts = [items[a:b] for a, b in zip(bounds, bounds[1:])]
     outputs, windows = [], []
@@ -335,8 +336,45 @@ def measure_per_item(name: str, items: list, work, chunks: int = 3, warmup: int 
     return outputs, summarise(windows)
 
 
+def measure_interleaved(name: str, works: dict, items: list, rounds: int = 4, warmup: int = 1,
+                         codecarbon_dir=None, meters: list | None = None) -> dict:
+    """Measure several works on the same items, interleaved. The items are cut into `rounds` near-equal chunks; in
+    each round every work runs on that round's chunk in a window of its own, the order rotated by an equal share of
+    the works each round (so each work runs early in one round and late in another). A drift of the machine's speed during the measurement then falls on every work alike, which separate
+    notebook runs cannot ensure (identical work measured in two of them differed by half). Each work first runs
+    once, unmeasured, on the first `warmup` items. Returns {key of works: summary} in summarise's shape, one
+    window per round; paired_ci95 compares two works round by round. The warm-ups run in a window not kept, as in
+    measure_per_item."""
+    if not items or not works:
+        raise ValueError("need items and at least one work to measure")
+    rounds = max(1, min(rounds, len(items)))
+    keys = list(works)
+    with measure(name, meters=meters, codecarbon_dir=codecarbon_dir):  # not kept: see measure_per_item
+        for key in keys:
+            if warmup:
+                works[key](items[:warmup])
+    bounds = [round(i * len(items) / rounds) for i in range(rounds + 1)]
+    windows: dict = {key: [] for key in keys}
+    for r, (a, b) in enumerate(zip(bounds, bounds[1:])):
+        shift = r * len(keys) // rounds
+        for key in keys[shift:] + keys[:shift]:
+            with measure(name, meters=meters, codecarbon_dir=codecarbon_dir) as window:
+                works[key](items[a:b])
+            windows[key].append((window, b - a))
+    return {key: summarise(windows[key]) for key in keys}
+
+
+def paired_ci95(a: list[float], b: list[float]) -> float:
+    """Half-width of the 95 % t-interval of the mean difference between two works measured round by round on the
+    same items (measure_interleaved's joules_per_item_rounds); NaN unless both have the same two or more rounds."""
+    if not (isinstance(a, (list, tuple)) and isinstance(b, (list, tuple))) or len(a) != len(b) or len(a) < 2:
+        return math.nan
+    return t_interval([x - y for x, y in zip(a, b)])[1]
+
+
 def summarise(windows: list[tuple[Window, int]]) -> dict:
-    """Combine windows of (window, n_items) into per-meter readings with J/item mean, 95 % CI and repeats."""
+    """Combine windows of (window, n_items) into per-meter readings with J/item mean, 95 % CI and repeats, and the
+    J/item of each window (joules_per_item_rounds)."""
     readings = []
     for i, first in enumerate(windows[0][0].readings):
         values = [(w.readings[i]["joules"], n) for w, n in windows]
@@ -346,10 +384,11 @@ def summarise(windows: list[tuple[Window, int]]) -> dict:
             readings.append({"meter": first["meter"], "method": why, "joules": None, "duration_s": duration,
                              "repeats": len(windows)})
             continue
-        mean, ci = t_interval([j / n for j, n in values])
+        per_window = [j / n for j, n in values]
+        mean, ci = t_interval(per_window)
         readings.append({"meter": first["meter"], "method": first["method"], "joules": sum(j for j, _ in values),
                          "duration_s": duration, "repeats": len(windows), "joules_per_item": mean,
-                         "joules_per_item_ci95": ci})
+                         "joules_per_item_ci95": ci, "joules_per_item_rounds": per_window})
     loads = [w.other_load for w, _ in windows if w.other_load is not None]
     totals = [r["joules"] for r in readings if r["joules"] is not None]
     return {"readings": readings, "items": sum(n for _, n in windows), "repeats": len(windows),

@@ -217,13 +217,22 @@ def analysis(profile: str, ranked, paired, w: float, summary, records: list[dict
 
 
 def drift(ranked) -> str:
-    """What the energy intervals hold: the drift between cells that two variants doing the same work measured
-    (ranking.with_cell_drift), or that none did."""
+    """What the energy intervals hold: whether notebook 7 measured the LLM variants interleaved, and the gap two
+    variants doing the same work measured (ranking.with_cell_drift), or that none did."""
     llm = ranked[ranked.llm] if "cell_drift" in ranked else ranked.iloc[:0]
+    together = len(llm) > 0 and "energy_counts" in llm and llm.energy_counts.astype(str).str.contains("interleaved").all()
+    rounds = max((len(r) for r in llm.get("joules_per_ticket_rounds", []) if isinstance(r, list)), default=0)
+    head = (f"Energy was measured interleaved: every LLM variant on the same tickets in {rounds} rounds, in rotation, "
+            "so the drift of the machine's speed between notebook runs does not enter the comparisons, and savings "
+            "are judged round by round. ") if together else ""
     if llm.empty or not llm.cell_drift.notna().any():
-        return ("No two LLM variants did the same work, so the drift of the machine's speed between cells was not "
-                "measured: the energy intervals hold each cell's repeats only.")
+        return head + ("No two LLM variants did the same work, so the noise between identical work was not measured: "
+                       "the energy intervals hold the repeats only.")
     row = llm[llm.cell_drift.notna()].iloc[0]
+    if together:
+        return head + (f"Two variants doing the same work per ticket, {row.cell_drift_pair}, still measured "
+                       f"{row.cell_drift:.0%} apart: that gap is added to every interval, and variants doing the same "
+                       "work share their mean J per ticket.")
     return (f"Between cells the machine's speed drifted: {row.cell_drift_pair}, which do the same work per ticket, "
             f"measured {row.cell_drift:.0%} apart. LLM variants doing the same work are therefore given their mean J "
             "per ticket, and every LLM variant's J-per-ticket interval includes that drift, so only energy differences "

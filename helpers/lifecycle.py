@@ -4,7 +4,8 @@ into words and the manager's table by helpers.report).
 Why: a manager's question is not "which variant is efficient" but "when does the effort pay back". A
 variant pays back after the number of tickets at which its one-off energy equals the inference energy it
 saved against the baseline; with a daily ticket volume that becomes days. A saving the 95 % interval cannot tell
-from 0 gives "within noise", not a payback: the repeats' interval, widened by the drift between cells where the
+from 0 gives "within noise", not a payback: paired over the rounds where both variants were measured interleaved
+(ranking.pair_spread), else both intervals in quadrature; either way widened by the drift between cells where the
 table carries it (ranking.with_cell_drift).
 """
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import math
 
 from helpers.energy import best_reading
+from helpers.ranking import pair_spread
 
 J_PER_KWH = 3.6e6
 
@@ -101,7 +103,8 @@ def lifecycle_table(inference, records: list[dict], baseline: str, price_per_kwh
         raise ValueError(f"baseline variant {baseline!r} was not evaluated; evaluated: {', '.join(inference['variant'])}")
     if tickets_per_day <= 0:
         raise ValueError(f"tickets_per_day must be > 0, got {tickets_per_day}")
-    base = inference.set_index("variant").loc[baseline]
+    rows_by_variant = inference.set_index("variant")
+    base = rows_by_variant.loc[baseline]
     rows = []
     for _, row in inference.iterrows():
         if isinstance(row.get("spec"), dict):
@@ -111,7 +114,9 @@ def lifecycle_table(inference, records: list[dict], baseline: str, price_per_kwh
                        "one_off_unknown": "" if math.isfinite(row.get("one_off_j", math.nan)) else "no fitting energy"}
         total = one_off["compression_j"] + one_off["finetune_j"]
         saving = base["joules_per_ticket"] - row["joules_per_ticket"]
-        ci = math.hypot(_float(base.get("joules_per_ticket_ci95")), _float(row.get("joules_per_ticket_ci95")))
+        ci = pair_spread(rows_by_variant, baseline, row["variant"])  # paired where both were measured interleaved
+        ci = ci if math.isfinite(ci) else math.hypot(_float(base.get("joules_per_ticket_ci95")),
+                                                     _float(row.get("joules_per_ticket_ci95")))
         tickets = break_even_tickets(total, row["joules_per_ticket"], base["joules_per_ticket"])
         rows.append({"variant": row["variant"], "joules_per_ticket": row["joules_per_ticket"], **one_off,
                      "one_off_j": total, "saving_j_per_ticket": saving, "saving_ci95": ci,

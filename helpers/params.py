@@ -139,6 +139,7 @@ RULES: dict[str, Rule] = {
     "n_response": count(),
     "max_new_tokens": count(1, 2048),
     "repeats": count(),
+    "rounds": count(),
     "n_calib": count(),
     "n_ppl": count(),
     "epochs": number(0, 100, open_low=True),

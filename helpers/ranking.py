@@ -12,9 +12,11 @@ the task" is ranked after every candidate whatever its R, so it is never the one
 R compares point estimates, so an energy difference inside the measured spread can lift a worse variant above a
 better one. The spread is the repeats' interval widened by the drift between cells (task_table: with_cell_drift):
 the machine's speed changes between notebook runs by more than one cell's repeats show, and two variants that did
-the same work measure how much; such variants share their mean J per ticket. Given paired comparisons on the same
+the same work measure how much; such variants share their mean J per ticket. Notebook 7 therefore measures the
+variants again, interleaved (task_table(interleaved=True)): then the spread of two variants is paired over the
+rounds (pair_spread), widened by the gap identical work still measured. Given paired comparisons on the same
 tickets (`paired`), a candidate is *outranked* by another candidate when it saves no energy beyond the spread of
-the two (95 % half-widths in quadrature) and is either significantly worse on a task (and better on none) or a
+the two (paired, else the 95 % half-widths in quadrature) and is either significantly worse on a task (and better on none) or a
 compressed or re-served copy of it (its `parent`) that is not significantly better: its one-off work bought
 nothing measurable. Two variants that run the same dense kernels (a fine-tuned model and its pruned copies: zeros
 in dense weights) do the same work per ticket, so neither saves energy over the other whatever was measured.
@@ -58,8 +60,9 @@ def rank(table, w: float = 0.5, energy: str = "joules_per_ticket", quality=("mac
 
 def outranked(candidates, paired, energy: str = "joules_per_ticket"):
     """{variant: "the candidates that outrank it, comma-separated"} (see the module's docstring) from compare() rows
-    between candidates. A missing energy interval counts as the drift between cells alone (0 when that is
-    unknown too: the point estimates decide)."""
+    between candidates. The spread of two variants' energies is paired over their rounds where both were measured
+    interleaved (pair_spread), else their intervals in quadrature; a missing interval then counts as the drift
+    between cells alone (0 when that is unknown too: the point estimates decide)."""
     import pandas as pd
 
     rows = candidates.set_index("variant")
@@ -74,8 +77,10 @@ def outranked(candidates, paired, energy: str = "joules_per_ticket"):
         verdicts = {r.get("verdict"), r.get("note_verdict")}
         sign = ("better" in verdicts) - ("worse" in verdicts) if {"better", "worse"} - verdicts else 0
         same = same_work(paths[r["a"]], paths[r["b"]])
+        limit = pair_spread(rows, r["a"], r["b"], energy)
+        limit = limit if np.isfinite(limit) else np.hypot(spread[r["a"]], spread[r["b"]])
         for x, y, s in ((r["a"], r["b"], sign), (r["b"], r["a"], -sign)):
-            saves = not same and joules[y] - joules[x] > np.hypot(spread[x], spread[y])
+            saves = not same and joules[y] - joules[x] > limit
             if not saves and (s < 0 or (s == 0 and parents[x] == y)) and y not in by[x]:
                 by[x].append(y)
     return pd.Series({v: ", ".join(ys) for v, ys in by.items()}, dtype=object)
@@ -145,7 +150,7 @@ def pareto_front(costs, qualities) -> np.ndarray:
     return mask
 
 
-def task_table(table):
+def task_table(table, interleaved: bool = False):
     """One row per evaluated variant (notebook 6): RCA metrics, response-feedback metrics, and joules_per_ticket
     for handling a ticket fully (RCA + resolution note; 95 % half-widths added in quadrature, unknown when either
     is), with the two parts kept as rca_joules_per_ticket and response_joules_per_ticket and what the sum counts
@@ -153,27 +158,67 @@ def task_table(table):
     cells (with_cell_drift).
 
     When some variant has no response-feedback record (e.g. tickets without resolution notes), the table keeps
-    RCA alone for every variant, so energies stay comparable."""
+    RCA alone for every variant, so energies stay comparable. With `interleaved`, the energies are notebook 7's
+    measurement of the same variants in rotation (helpers.interleaved) instead of notebook 6's, each with its
+    rounds' J per ticket (joules_per_ticket_rounds) for paired comparisons (pair_spread)."""
     evaluated = table[table["notebook"] == "06_rca_eval"]
-    rca = evaluated[evaluated["phase"] == "inference"].set_index("variant")
-    notes = evaluated[evaluated["phase"] == "response"].set_index("variant")
+    rca, notes = (evaluated[evaluated["phase"] == phase].set_index("variant") for phase in ("inference", "response"))
     columns = ["response_quality", "rougeL", "bleu", "embedding_cosine"]
     out = rca.drop(columns=[c for c in columns if c in rca])
-    if notes.empty or not set(out.index) <= set(notes.index):
-        return with_cell_drift(out.assign(energy_counts="RCA only")).reset_index()
-    notes = notes.reindex(out.index)
-    out = out.join(notes[columns])
-    out["rca_joules_per_ticket"] = out["joules_per_ticket"]
-    out["response_joules_per_ticket"] = notes["joules_per_ticket"]
-    out["joules_per_ticket"] = out["rca_joules_per_ticket"] + out["response_joules_per_ticket"]
-    tokens = notes.get("energy_tokens_per_note")
-    out["energy_counts"] = [f"RCA + one note of {n:.0f} tokens" if n == n else "RCA + one note (natural length)"
-                            for n in (tokens if tokens is not None else [float("nan")] * len(out))]
-    out["joules_per_ticket_ci95"] = np.hypot(out["joules_per_ticket_ci95"].astype(float),  # unknown stays NaN
-                                             notes["joules_per_ticket_ci95"].astype(float))
-    same = out["energy_method"] == notes["energy_method"]
-    out["energy_method"] = out["energy_method"].where(same, out["energy_method"] + " + " + notes["energy_method"])
-    return with_cell_drift(out).reset_index()
+    both = not notes.empty and set(out.index) <= set(notes.index)
+    if both:
+        out = out.join(notes.reindex(out.index)[columns])
+    if interleaved:
+        measured = table[table["notebook"] == "07_energy_analysis"]
+        rca, notes = (measured[measured["phase"] == phase].set_index("variant") for phase in ("inference", "response"))
+        missing = [v for v in out.index if v not in rca.index or (both and v not in notes.index)]
+        if missing:
+            raise ValueError(f"no interleaved energy for {', '.join(missing)}: run notebook 7's measurement first")
+    energies = _energy_columns(rca.reindex(out.index), notes.reindex(out.index) if both else None,
+                               ", measured interleaved" if interleaved else "")
+    return with_cell_drift(out.assign(**energies)).reset_index()
+
+
+def _energy_columns(rca, notes, how: str = "") -> dict:
+    """J per ticket from RCA records and, given note records, one note per ticket added: the sum, its 95 %
+    half-width (in quadrature; unknown when either is), the parts, the method(s), each round's J per ticket where
+    both were measured in the same rounds, and what the sum counts (`how` appended)."""
+    import pandas as pd
+
+    j, ci = rca["joules_per_ticket"].astype(float), rca["joules_per_ticket_ci95"].astype(float)
+    rounds = rca.get("joules_per_ticket_rounds", pd.Series(None, rca.index, dtype=object))
+    repeats = {"energy_repeats": rca["energy_repeats"]} if "energy_repeats" in rca else {}
+    if notes is None:
+        return {"joules_per_ticket": j, "joules_per_ticket_ci95": ci, "joules_per_ticket_rounds": rounds,
+                "energy_method": rca["energy_method"], "energy_counts": "RCA only" + how, **repeats}
+    note_rounds = notes.get("joules_per_ticket_rounds", pd.Series(None, notes.index, dtype=object))
+    tokens = notes.get("energy_tokens_per_note", pd.Series(np.nan, notes.index)).astype(float)
+    same = rca["energy_method"] == notes["energy_method"]
+    return {"rca_joules_per_ticket": j, "response_joules_per_ticket": notes["joules_per_ticket"].astype(float),
+            "joules_per_ticket": j + notes["joules_per_ticket"].astype(float),
+            "joules_per_ticket_ci95": np.hypot(ci, notes["joules_per_ticket_ci95"].astype(float)),  # unknown stays NaN
+            "joules_per_ticket_rounds": [[a + b for a, b in zip(x, y)] if _rounds(x) and _rounds(y) and len(x) == len(y)
+                                         else None for x, y in zip(rounds, note_rounds)],
+            "energy_method": rca["energy_method"].where(same, rca["energy_method"] + " + " + notes["energy_method"]),
+            **repeats,
+            "energy_counts": [(f"RCA + one note of {n:.0f} tokens" if n == n else "RCA + one note (natural length)") + how
+                              for n in tokens]}
+
+
+def _rounds(value) -> bool:
+    return isinstance(value, (list, tuple)) and len(value) > 0
+
+
+def pair_spread(rows, x: str, y: str, energy: str = "joules_per_ticket") -> float:
+    """95 % half-width of the difference in `energy` between variants x and y of `rows` (indexed by variant) when
+    both were measured in the same rounds (interleaved): paired over the rounds, widened by both variants' drift
+    terms. NaN otherwise: then the two intervals in quadrature are the spread."""
+    from helpers.energy import paired_ci95
+
+    if f"{energy}_rounds" not in rows:
+        return np.nan
+    drift = [float(rows.at[v, f"{energy}_drift_ci95"]) if f"{energy}_drift_ci95" in rows else 0.0 for v in (x, y)]
+    return float(np.hypot(paired_ci95(rows.at[x, f"{energy}_rounds"], rows.at[y, f"{energy}_rounds"]), np.hypot(*drift)))
 
 
 def same_work_families(table, energy: str = "joules_per_ticket") -> list[list[str]]:
@@ -208,7 +253,8 @@ def cell_drift(table, families: list[list[str]], energy: str = "joules_per_ticke
 def with_cell_drift(table):
     """`table` (indexed by variant) with what the drift between cells means for its energies.
 
-    - Variants that do the same work (same_work_families) take their family's mean J per ticket (and mean parts):
+    - Variants that do the same work (same_work_families) take their family's mean J per ticket (and mean parts and
+      rounds):
       one cell's reading of identical work is no better than another's, and a shared figure keeps one of them from
       "saving" energy over the other. Their own readings stay in measured_joules_per_ticket; energy_pooled_over names
       the family.
@@ -226,6 +272,11 @@ def with_cell_drift(table):
     for family in families:
         for part in parts:  # a part unknown for one member stays unknown for all: never a sibling's figure
             out.loc[family, part] = out.loc[family, part].astype(float).mean(skipna=False)
+        if "joules_per_ticket_rounds" in out:  # and the mean of each round, where all were measured in the same rounds
+            rounds = out.loc[family, "joules_per_ticket_rounds"].tolist()
+            same = all(_rounds(r) and len(r) == len(rounds[0]) for r in rounds)
+            for v in family:
+                out.at[v, "joules_per_ticket_rounds"] = np.mean(rounds, axis=0).tolist() if same else None
         out.loc[family, "energy_pooled_over"] = ", ".join(family)
     if np.isfinite(drift):
         out["joules_per_ticket_drift_ci95"] = drift * out["joules_per_ticket"].astype(float) / np.sqrt(2)

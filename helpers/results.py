@@ -89,6 +89,13 @@ class Run:
 
         return measure_per_item(name, items, work, chunks=chunks, codecarbon_dir=self.codecarbon_dir, align=align)
 
+    def measure_interleaved(self, name: str, works: dict, items: list, rounds: int = 4):
+        """Measure several works on the same items in rotation (helpers.energy.measure_interleaved); returns
+        {key of works: summary}."""
+        from helpers.energy import measure_interleaved
+
+        return measure_interleaved(name, works, items, rounds, codecarbon_dir=self.codecarbon_dir)
+
 
 def _jsonable(value):
     if hasattr(value, "item"):  # numpy / torch scalars

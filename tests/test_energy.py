@@ -1,5 +1,6 @@
 """Measurement windows: real CPU-time model and CodeCarbon offline, mocked NVML and RAPL counters,
 failures reported as unavailable (never 0), chunked repeats with a 95 % interval."""
+import math
 import os
 
 import pytest
@@ -130,7 +131,7 @@ def test_measure_per_item_chunks_warm_up_and_interval():
         calls.append(list(part))
         return [x * 2 for x in part]
 
-    nvml = FakeMeter("nvml", [0, 4, 10, 16, 20, 28])  # chunks of 2, 2, 1 items -> 4, 6, 8 J
+    nvml = FakeMeter("nvml", [0, 1, 4, 8, 10, 16, 20, 28])  # warm-up window (not kept); chunks of 2, 1, 2 -> 4, 6, 8 J
     outputs, summary = energy.measure_per_item("inference", list(range(5)), work, chunks=3, warmup=1,
                                                meters=[nvml, energy.CpuTimeModel()])
     assert calls[0] == [0] and calls[1:] == [[0, 1], [2], [3, 4]]  # warm-up first, unmeasured; 3 chunks
@@ -146,7 +147,7 @@ def test_measure_per_item_chunks_warm_up_and_interval():
 
 
 def test_summary_keeps_unavailable_meters_unavailable():
-    broken = FakeMeter("nvml", [0, RuntimeError("x"), 0, 1])
+    broken = FakeMeter("nvml", [0, 0, 0, RuntimeError("x"), 0, 1])
     _, summary = energy.measure_per_item("inference", [1, 2], lambda p: p, chunks=2, warmup=0,
                                          meters=[broken, energy.CpuTimeModel()])
     assert summary["readings"][0]["joules"] is None and "unavailable" in summary["readings"][0]["method"]
@@ -189,3 +190,38 @@ def test_part_of_a_window_apportions_its_readings_by_time_and_says_so():
     assert training.readings[1]["joules"] is None  # unknown stays unknown
     assert energy.per_item(training, "training_token", 45)["joules_per_training_token"] == pytest.approx(5.0)
     assert window.joules() == 300.0  # the window itself is unchanged
+
+
+def test_measure_interleaved_rotates_the_works_over_the_same_chunks_and_cancels_a_drift():
+    """Two works, one twice the other's cost, on a machine that gets slower with every window: run one after the
+    other they would measure 3x apart; interleaved, each round on the same chunk in a rotated order, exactly 2x."""
+    calls, state = [], {"units": 0.0, "windows": 0}
+
+    class DriftingMeter:  # each window's joules: its work units x (1 + 0.2 x the windows measured so far)
+        name = "nvml"
+
+        def start(self):
+            self.units0 = state["units"]
+
+        def stop(self):
+            state["windows"] += 1
+            return (state["units"] - self.units0) * (1 + 0.2 * state["windows"])
+
+    def work(key, cost):
+        def run(part):
+            calls.append((key, list(part)))
+            state["units"] += cost * len(part)
+        return run
+
+    summaries = energy.measure_interleaved("x", {"a": work("a", 1.0), "b": work("b", 2.0)}, list(range(8)), rounds=4,
+                                           warmup=1, meters=[DriftingMeter(), energy.CpuTimeModel()])
+    assert calls[:2] == [("a", [0]), ("b", [0])]  # warm-ups, in a window not kept (window 1)
+    assert calls[2:] == [("a", [0, 1]), ("b", [0, 1]), ("a", [2, 3]), ("b", [2, 3]),  # every round: one chunk for all
+                         ("b", [4, 5]), ("a", [4, 5]), ("b", [6, 7]), ("a", [6, 7])]  # the order rotated half-way
+    a, b = (summaries[k]["readings"][0] for k in "ab")
+    assert a["repeats"] == b["repeats"] == 4 and a["joules_per_item_rounds"] == pytest.approx([1.4, 1.8, 2.4, 2.8])
+    assert b["joules_per_item"] / a["joules_per_item"] == pytest.approx(2.0)  # the drift cancels
+    differences = [y - x for x, y in zip(a["joules_per_item_rounds"], b["joules_per_item_rounds"])]
+    assert energy.paired_ci95(b["joules_per_item_rounds"], a["joules_per_item_rounds"]) == pytest.approx(
+        energy.t_interval(differences)[1])
+    assert math.isnan(energy.paired_ci95([1.0, 2.0], [1.0])) and math.isnan(energy.paired_ci95(None, [1.0, 2.0]))

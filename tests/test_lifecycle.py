@@ -4,7 +4,7 @@ import math
 import pandas as pd
 import pytest
 
-from helpers import findings, lifecycle, ranking, report
+from helpers import energy, findings, lifecycle, ranking, report
 
 
 def test_pareto_front_by_hand():
@@ -333,3 +333,38 @@ def test_intervals_hold_the_drift_between_cells_that_identical_work_measured():
     assert math.isnan(mixed.loc["lora-wanda50", "joules_per_ticket"])  # unknown stays unknown, never the family's mean
     assert mixed.loc["lora-x", "joules_per_ticket"] == 2.0 and mixed.loc["lora-x", "energy_pooled_over"] == ""
     assert "was not measured" in findings.drift(ranking.rank(alone.assign(llm=True), 0.5))
+
+
+def test_interleaved_energies_replace_the_cells_own_and_compare_round_by_round():
+    """Notebook 7's interleaved records replace notebook 6's energies. A saving of exactly 1 J in every round is
+    clear when paired, though each variant's own interval over the rounds (the tickets differ) is wider than it."""
+    def row(notebook, phase, variant, **fields):
+        return {"notebook": notebook, "phase": phase, "variant": variant, "energy_method": "m", **fields}
+    rounds = {"base": [2.0, 3.0, 2.5, 3.5], "fast": [1.0, 2.0, 1.5, 2.5]}
+    paths = {"base": "dense fp32 cpu", "fast": "dense bf16 cpu"}
+    table = pd.DataFrame(
+        [row("06_rca_eval", "inference", v, macro_f1=0.6, joules_per_ticket=9.0, joules_per_ticket_ci95=0.1,
+             compute_path=paths[v]) for v in rounds]
+        + [row("06_rca_eval", "response", v, response_quality=0.5, rougeL=0.2, bleu=5.0, embedding_cosine=0.5,
+               joules_per_ticket=30.0, joules_per_ticket_ci95=0.1, energy_tokens_per_note=40) for v in rounds]
+        + [row("07_energy_analysis", "inference", v, joules_per_ticket=sum(r) / 4,
+               joules_per_ticket_ci95=energy.t_interval(r)[1], joules_per_ticket_rounds=r, compute_path=paths[v])
+           for v, r in rounds.items()]
+        + [row("07_energy_analysis", "response", v, joules_per_ticket=10.0, joules_per_ticket_ci95=0.0,
+               joules_per_ticket_rounds=[10.0] * 4, energy_tokens_per_note=40) for v in rounds])
+    own = ranking.task_table(table).set_index("variant")
+    assert own["joules_per_ticket"].tolist() == [39.0, 39.0] and own["energy_counts"].iloc[0] == "RCA + one note of 40 tokens"
+    inference = ranking.task_table(table, interleaved=True).set_index("variant")
+    assert inference["joules_per_ticket"].tolist() == [12.75, 11.75] and inference["macro_f1"].tolist() == [0.6, 0.6]
+    assert inference.loc["base", "joules_per_ticket_rounds"] == [12.0, 13.0, 12.5, 13.5]
+    assert inference.loc["base", "energy_counts"] == "RCA + one note of 40 tokens, measured interleaved"
+    assert ranking.pair_spread(inference, "base", "fast") == pytest.approx(0.0)
+    assert inference.loc["fast", "joules_per_ticket_ci95"] > 0.5  # each alone: the rounds' spread
+    life = lifecycle.lifecycle_table(inference.reset_index(), [], "base", 0.2, 40.0, 5000).set_index("variant")
+    assert life.loc["fast", "saving_j_per_ticket"] == 1.0 and not life.loc["fast", "within_noise"]
+    unpaired = inference.drop(columns="joules_per_ticket_rounds").reset_index()  # the same intervals, not paired
+    assert lifecycle.lifecycle_table(unpaired, [], "base", 0.2, 40.0, 5000).set_index("variant").loc["fast", "within_noise"]
+    ranked = ranking.rank(inference.reset_index().assign(llm=True), 0.5)
+    assert "measured interleaved: every LLM variant on the same tickets in 4 rounds" in findings.drift(ranked)
+    with pytest.raises(ValueError, match="no interleaved energy for fast"):
+        ranking.task_table(table.drop(index=[5, 7]), interleaved=True)
