@@ -198,7 +198,8 @@ def load_variant(variant: Variant, profile: str, model_path="default", with_adap
 def merge_adapter(model, precision: str, keep_zeros: bool = False):
     """Fold a LoRA adapter into the weights, so inference pays nothing for it. With `keep_zeros` (a pruned base)
     the base's zeros are applied again after merging (a dense adapter fills them) and the sparsity is measured
-    again for the record. bitsandbytes' 8/4-bit weights cannot absorb an adapter without leaving their format:
+    again for the record. The merged weights get back the requires_grad flag a model loaded from a folder has, so
+    merged and folder-loaded variants run alike. bitsandbytes' 8/4-bit weights cannot absorb an adapter without leaving their format:
     they keep it unmerged. bench/merge_check.py compares merged and unmerged predictions on a run's test tickets.
     Returns (model, what happened in words)."""
     if precision in BNB_PRECISIONS:
@@ -208,7 +209,8 @@ def merge_adapter(model, precision: str, keep_zeros: bool = False):
     zeros = {name.removesuffix(".base_layer"): linear.weight == 0
              for name, linear in block_linears(model.get_base_model()).items() if ".lora_" not in name} if keep_zeros else {}
     model = model.merge_and_unload().eval()
-    if not keep_zeros:
+    model.requires_grad_(True)  # as after loading from a folder: peft froze them, and frozen weights made this CPU's
+    if not keep_zeros:          # inference 6-13 % slower (bench/frozen_weights.py), telling identical work apart
         return model, "LoRA merged"
     for name, linear in block_linears(model).items():
         linear.weight.data[zeros[name]] = 0

@@ -59,7 +59,7 @@ def test_smoke_profile_runs_all_seven_notebooks(tmp_path):
         assert "Smoke-sized profile: too few tickets" in rendered, path.name
 
     records = load_records(name)
-    assert {r["notebook"] for r in records} == set(NOTEBOOKS_IN_ORDER) - {"07_energy_analysis"}
+    assert {r["notebook"] for r in records} == set(NOTEBOOKS_IN_ORDER)
     for r in records:
         assert set(REQUIRED_FIELDS) <= set(r) and r["compute_path"]
         assert r["provenance"]["git_sha"] and r["provenance"]["threads"] in (None, 2)
@@ -74,6 +74,12 @@ def test_smoke_profile_runs_all_seven_notebooks(tmp_path):
         m = r["metrics"]
         assert 0 <= m["response_quality"] <= 1 and 0 <= m["rougeL"] <= 1 and 0 <= m["bleu"] <= 100
         assert m["joules_per_ticket"] > 0 and m["energy_repeats"] == 3
+    interleaved = {(r["phase"], r["variant"]): r for r in records if r["notebook"] == "07_energy_analysis"}
+    assert set(interleaved) == {(phase, r["variant"]) for r in evaluated for phase in ("inference", "response")}
+    for r in interleaved.values():  # notebook 7 measured every evaluated variant on both tasks in the same 2 rounds
+        m = r["metrics"]
+        assert m["measured"] == "interleaved" and m["energy_repeats"] == 2 and len(m["joules_per_ticket_rounds"]) == 2
+        assert m["joules_per_ticket"] > 0 and m["tickets"] == 16 and r["spec"]["precision"]
     test_split = [json.loads(line) for line in (paths.data_dir(name) / "test.jsonl").read_text().splitlines()]
     rule = next(r for r in records if r["phase"] == "scoring")["metrics"]["chosen_rule"]
     for r in evaluated + [r for r in records if r["notebook"] == "02_baseline" and r["phase"] == "inference"]:

@@ -51,7 +51,8 @@ FULL = "STUDY_FULL_SLURM"  # the whole smoke grid, both stages, takes far longer
 def local_records(tmp_path, changes: dict) -> dict:
     """The local executor's records for a smoke-based grid: those of test_run_all's smoke run ("pytest-smoke"; made
     here when missing or from other code) for the cells this grid shares with it. Every grid here is the smoke grid
-    or part of it, and a cell's records do not depend on the cells beside it."""
+    or part of it, and a cell's records do not depend on the cells beside it, except notebook 7's, which measures
+    each variant the grid evaluated."""
     smoke = {c.id: c.label for c in grid.expand(grid.load_profile(str(studyrun.copy_profile(tmp_path, "pytest-smoke"))))}
     records = load_records("pytest-smoke")
     if not records or any(r["provenance"]["cell_id"] not in smoke for r in records):
@@ -59,8 +60,11 @@ def local_records(tmp_path, changes: dict) -> dict:
         assert result.returncode == 0, result.stderr[-2000:]
         records = load_records("pytest-smoke")
     labels = {c.label for c in grid.expand(grid.load_profile(str(studyrun.copy_profile(tmp_path, "sub", **changes))))}
-    return {(r["notebook"], r["phase"], r["variant"]): comparable(r) for r in records
-            if smoke[r["provenance"]["cell_id"]] in labels}
+    shared = {(r["notebook"], r["phase"], r["variant"]): comparable(r) for r in records
+              if smoke[r["provenance"]["cell_id"]] in labels}
+    evaluated = {variant for notebook, _, variant in shared if notebook == "06_rca_eval"}
+    return {key: record for key, record in shared.items()  # notebook 7 measures the variants its grid evaluated
+            if key[0] != "07_energy_analysis" or key[2] in evaluated}
 
 
 @pytest.mark.parametrize("grid_name", GRIDS)

@@ -108,6 +108,7 @@ def test_merging_an_adapter_keeps_the_outputs_and_the_pruned_zeros(tokenizer):
         unmerged = dense(**batch).logits
         merged, text = merge_adapter(dense, "fp32")
         assert text == "LoRA merged" and not any("lora" in name for name, _ in merged.named_modules())
+        assert all(p.requires_grad for p in merged.parameters())  # as loaded from a folder (peft had frozen them)
         torch.testing.assert_close(merged(**batch).logits, unmerged, rtol=1e-4, atol=1e-4)
 
     pruned = make_tiny_model(tokenizer)
