@@ -313,8 +313,9 @@ def t_interval(samples: list[float]) -> tuple[float, float | None]:
 def measure_per_item(name: str, items: list, work, chunks: int = 3, warmup: int = 1, codecarbon_dir=None,
                      meters: list | None = None, align: int = 1):
     """Run work(items) in `chunks` equal parts, each its own measurement window, after a warm-up on the first
-    `warmup` items inside a window that is not kept (the meters' one-time start-up falls there, not in a chunk). Returns (list of work results, summary). `align`: every part but the last holds a
-    multiple of this many items (whole batches, so work batched `align` at a time sees the batches of one call).
+    `warmup` items inside a window that is not kept (the meters' one-time start-up falls there, not in a chunk).
+    Returns (list of work results, summary). `align`: every part but the last holds a multiple of this many items
+    (whole batches, so work batched `align` at a time sees the batches of one call).
 
     The summary has, per meter, total joules and duration, the mean joules per item over the chunks with a
     95 % t-interval, and the repeat count: repeating over chunks of distinct items costs no extra compute.
@@ -339,12 +340,12 @@ def measure_per_item(name: str, items: list, work, chunks: int = 3, warmup: int 
 def measure_interleaved(name: str, works: dict, items: list, rounds: int = 4, warmup: int = 1,
                          codecarbon_dir=None, meters: list | None = None) -> dict:
     """Measure several works on the same items, interleaved. The items are cut into `rounds` near-equal chunks; in
-    each round every work runs on that round's chunk in a window of its own, the order rotated by an equal share of
-    the works each round (so each work runs early in one round and late in another). A drift of the machine's speed during the measurement then falls on every work alike, which separate
-    notebook runs cannot ensure (identical work measured in two of them differed by half). Each work first runs
-    once, unmeasured, on the first `warmup` items. Returns {key of works: summary} in summarise's shape, one
-    window per round; paired_ci95 compares two works round by round. The warm-ups run in a window not kept, as in
-    measure_per_item."""
+    each round every work runs on that round's chunk in a window of its own, in the works' order on even rounds and
+    in reverse on odd ones (A B C, C B A, ...): over an even number of rounds every work's windows sit at the same
+    mean time, so a steady drift of the machine's speed during the measurement falls on every work alike, which
+    separate notebook runs cannot ensure (identical work measured in two of them differed by half). Each work first runs on the first `warmup` items, in a window
+    not kept (as in measure_per_item). Returns {key of works: summary} in summarise's shape, one window per round;
+    paired_ci95 compares two works round by round."""
     if not items or not works:
         raise ValueError("need items and at least one work to measure")
     rounds = max(1, min(rounds, len(items)))
@@ -356,8 +357,7 @@ def measure_interleaved(name: str, works: dict, items: list, rounds: int = 4, wa
     bounds = [round(i * len(items) / rounds) for i in range(rounds + 1)]
     windows: dict = {key: [] for key in keys}
     for r, (a, b) in enumerate(zip(bounds, bounds[1:])):
-        shift = r * len(keys) // rounds
-        for key in keys[shift:] + keys[:shift]:
+        for key in keys if r % 2 == 0 else keys[::-1]:
             with measure(name, meters=meters, codecarbon_dir=codecarbon_dir) as window:
                 works[key](items[a:b])
             windows[key].append((window, b - a))

@@ -200,7 +200,7 @@ def stage2(retention) -> str:
             kept = "; ".join(f"{r.stage} {r.retention_pct:.0f} % [{r.retention_ci_low_pct:.0f}, "
                              f"{r.retention_ci_high_pct:.0f}] ({r.verdict})" for r in way.itertuples())
             ways.append(f"{method} {'2:4' if pattern == '2:4' else f'{sparsity * 100:.0f} %'}: {kept}")
-        parts.append(f"Stage 2 pruned {parent} (chosen by R); macro-F1 kept, as % of its own on the same tickets "
+        parts.append(f"Stage 2 pruned {parent} (chosen by R on notebook 6's energies, before notebook 7); macro-F1 kept, as % of its own on the same tickets "
                      f"with the paired 95 % interval — " + ", ".join(ways) + ".")
     return " ".join(parts)
 
@@ -220,7 +220,7 @@ def drift(ranked) -> str:
     """What the energy intervals hold: whether notebook 7 measured the LLM variants interleaved, and the gap two
     variants doing the same work measured (ranking.with_cell_drift), or that none did."""
     llm = ranked[ranked.llm] if "cell_drift" in ranked else ranked.iloc[:0]
-    together = len(llm) > 0 and "energy_counts" in llm and llm.energy_counts.astype(str).str.contains("interleaved").all()
+    together = "energy_counts" in llm and len(llm) > 0 and llm.energy_counts.astype(str).str.contains("interleaved").all()
     rounds = max((len(r) for r in llm.get("joules_per_ticket_rounds", []) if isinstance(r, list)), default=0)
     head = (f"Energy was measured interleaved: every LLM variant on the same tickets in {rounds} rounds, in rotation, "
             "so the drift of the machine's speed between notebook runs does not enter the comparisons, and savings "

@@ -16,14 +16,21 @@ from helpers.response import generate_notes
 from helpers.scoring import BATCH_SIZE, score_labels
 from helpers.variants import Variant
 
-NOTEBOOK = "07_energy_analysis"
 PHASES = {"rca": "inference", "note": "response"}  # as notebook 6 names its records of the two tasks
 
 
 def evaluated_variants(records: list[dict]) -> dict[str, Variant]:
-    """The variants notebook 6 evaluated (its RCA records), by name."""
-    return {r["variant"]: Variant(**r["spec"]) for r in records
-            if r["notebook"] == "06_rca_eval" and r["phase"] == "inference" and r.get("spec")}
+    """The variants notebook 6 evaluated (its RCA records), by name; refused in one line, before any is loaded,
+    when this machine cannot run one of them (e.g. records of a GPU run re-analysed on a CPU)."""
+    from helpers.variants import unsupported_here
+
+    evaluated = {r["variant"]: Variant(**r["spec"]) for r in records
+                 if r["notebook"] == "06_rca_eval" and r["phase"] == "inference" and r.get("spec")}
+    cannot = {name: why for name, variant in evaluated.items() if (why := unsupported_here(variant))}
+    if cannot:
+        raise ValueError(f"notebook 7 measures every evaluated variant here, and this machine cannot run "
+                         f"{', '.join(f'{n} ({w})' for n, w in cannot.items())}")
+    return evaluated
 
 
 def tasks(records: list[dict]) -> tuple[str, ...]:

@@ -139,7 +139,7 @@ RULES: dict[str, Rule] = {
     "n_response": count(),
     "max_new_tokens": count(1, 2048),
     "repeats": count(),
-    "rounds": count(),
+    "rounds": count(2, note="a paired interval needs two rounds"),
     "n_calib": count(),
     "n_ppl": count(),
     "epochs": number(0, 100, open_low=True),

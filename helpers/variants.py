@@ -199,8 +199,9 @@ def merge_adapter(model, precision: str, keep_zeros: bool = False):
     """Fold a LoRA adapter into the weights, so inference pays nothing for it. With `keep_zeros` (a pruned base)
     the base's zeros are applied again after merging (a dense adapter fills them) and the sparsity is measured
     again for the record. The merged weights get back the requires_grad flag a model loaded from a folder has, so
-    merged and folder-loaded variants run alike. bitsandbytes' 8/4-bit weights cannot absorb an adapter without leaving their format:
-    they keep it unmerged. bench/merge_check.py compares merged and unmerged predictions on a run's test tickets.
+    merged and folder-loaded variants run alike. bitsandbytes' 8/4-bit weights cannot absorb an adapter without
+    leaving their format: they keep it unmerged. bench/merge_check.py compares merged and unmerged predictions on a
+    run's test tickets.
     Returns (model, what happened in words)."""
     if precision in BNB_PRECISIONS:
         return model, f"LoRA adapter unmerged ({precision} weights cannot absorb it)"

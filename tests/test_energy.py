@@ -192,9 +192,9 @@ def test_part_of_a_window_apportions_its_readings_by_time_and_says_so():
     assert window.joules() == 300.0  # the window itself is unchanged
 
 
-def test_measure_interleaved_rotates_the_works_over_the_same_chunks_and_cancels_a_drift():
-    """Two works, one twice the other's cost, on a machine that gets slower with every window: run one after the
-    other they would measure 3x apart; interleaved, each round on the same chunk in a rotated order, exactly 2x."""
+def test_measure_interleaved_runs_the_works_on_the_same_chunks_in_alternating_order_and_cancels_a_drift():
+    """Three works costing 1, 2 and 3 units per item, on a machine that gets slower with every window: run one after
+    the other they would measure far from 1:2:3; interleaved (A B C, C B A, ...), each round on the same chunk, exactly."""
     calls, state = [], {"units": 0.0, "windows": 0}
 
     class DriftingMeter:  # each window's joules: its work units x (1 + 0.2 x the windows measured so far)
@@ -213,14 +213,15 @@ def test_measure_interleaved_rotates_the_works_over_the_same_chunks_and_cancels_
             state["units"] += cost * len(part)
         return run
 
-    summaries = energy.measure_interleaved("x", {"a": work("a", 1.0), "b": work("b", 2.0)}, list(range(8)), rounds=4,
-                                           warmup=1, meters=[DriftingMeter(), energy.CpuTimeModel()])
-    assert calls[:2] == [("a", [0]), ("b", [0])]  # warm-ups, in a window not kept (window 1)
-    assert calls[2:] == [("a", [0, 1]), ("b", [0, 1]), ("a", [2, 3]), ("b", [2, 3]),  # every round: one chunk for all
-                         ("b", [4, 5]), ("a", [4, 5]), ("b", [6, 7]), ("a", [6, 7])]  # the order rotated half-way
-    a, b = (summaries[k]["readings"][0] for k in "ab")
-    assert a["repeats"] == b["repeats"] == 4 and a["joules_per_item_rounds"] == pytest.approx([1.4, 1.8, 2.4, 2.8])
+    summaries = energy.measure_interleaved("x", {k: work(k, c) for k, c in (("a", 1.0), ("b", 2.0), ("c", 3.0))},
+                                           list(range(8)), rounds=4, warmup=1, meters=[DriftingMeter(), energy.CpuTimeModel()])
+    assert calls[:3] == [("a", [0]), ("b", [0]), ("c", [0])]  # warm-ups, in one window not kept (window 1)
+    assert calls[3:9] == [("a", [0, 1]), ("b", [0, 1]), ("c", [0, 1]), ("c", [2, 3]), ("b", [2, 3]), ("a", [2, 3])]
+    assert [k for k, _ in calls[9:]] == list("abccba") and [p for _, p in calls[9:]] == [[4, 5]] * 3 + [[6, 7]] * 3
+    a, b, c = (summaries[k]["readings"][0] for k in "abc")
+    assert a["repeats"] == 4 and a["joules_per_item_rounds"] == pytest.approx([1.4, 2.4, 2.6, 3.6])  # windows 2, 7, 8, 13
     assert b["joules_per_item"] / a["joules_per_item"] == pytest.approx(2.0)  # the drift cancels
+    assert c["joules_per_item"] / a["joules_per_item"] == pytest.approx(3.0)
     differences = [y - x for x, y in zip(a["joules_per_item_rounds"], b["joules_per_item_rounds"])]
     assert energy.paired_ci95(b["joules_per_item_rounds"], a["joules_per_item_rounds"]) == pytest.approx(
         energy.t_interval(differences)[1])
