@@ -200,8 +200,8 @@ def stage2(retention) -> str:
             kept = "; ".join(f"{r.stage} {r.retention_pct:.0f} % [{r.retention_ci_low_pct:.0f}, "
                              f"{r.retention_ci_high_pct:.0f}] ({r.verdict})" for r in way.itertuples())
             ways.append(f"{method} {'2:4' if pattern == '2:4' else f'{sparsity * 100:.0f} %'}: {kept}")
-        parts.append(f"Stage 2 pruned {parent} (chosen by R on notebook 6's energies, before notebook 7); macro-F1 kept, as % of its own on the same tickets "
-                     f"with the paired 95 % interval — " + ", ".join(ways) + ".")
+        parts.append(f"Stage 2 pruned {parent} (chosen by R on notebook 6's energies, before notebook 7); macro-F1 "
+                     f"kept, as % of its own on the same tickets with the paired 95 % interval — " + ", ".join(ways) + ".")
     return " ".join(parts)
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from helpers.energy import best_reading, per_item
 from helpers.response import generate_notes
 from helpers.scoring import BATCH_SIZE, score_labels
-from helpers.variants import Variant
+from helpers.variants import Variant, unsupported_here
 
 PHASES = {"rca": "inference", "note": "response"}  # as notebook 6 names its records of the two tasks
 
@@ -22,8 +22,6 @@ PHASES = {"rca": "inference", "note": "response"}  # as notebook 6 names its rec
 def evaluated_variants(records: list[dict]) -> dict[str, Variant]:
     """The variants notebook 6 evaluated (its RCA records), by name; refused in one line, before any is loaded,
     when this machine cannot run one of them (e.g. records of a GPU run re-analysed on a CPU)."""
-    from helpers.variants import unsupported_here
-
     evaluated = {r["variant"]: Variant(**r["spec"]) for r in records
                  if r["notebook"] == "06_rca_eval" and r["phase"] == "inference" and r.get("spec")}
     cannot = {name: why for name, variant in evaluated.items() if (why := unsupported_here(variant))}
