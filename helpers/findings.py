@@ -128,9 +128,13 @@ def finetune(profile: str, variant: str) -> str:
     """Notebook 5: did validation macro-F1 rise, and what did an epoch cost?"""
     record = load_record(profile, "05_finetune", "finetune", variant)
     m, history = record["metrics"], record["validation"]
-    rose = "rose" if m["best_val_macro_f1"] > history[0]["val_macro_f1"] else "did not rise"
     energy = (f"{m['joules_per_epoch'] / 1000:.3g} kJ per epoch and {m['joules_per_training_token']:.3g} J per training "
               f"token ({short_method(m['energy_method'])})" if m["joules_per_epoch"] is not None else "energy unavailable")
+    if not history:
+        return _end(profile, (
+            f"{variant} trained for its fine-tuning energy only: {m['steps']} steps ({m['epochs']:.2g} epochs) took "
+            f"{m['seconds'] / 60:.1f} min, {energy}. Not validated and not evaluated: so few steps do not teach the task."))
+    rose = "rose" if m["best_val_macro_f1"] > history[0]["val_macro_f1"] else "did not rise"
     return _end(profile, (
         f"Validation macro-F1 of {variant} {rose}: {history[0]['val_macro_f1']:.2f} after epoch {history[0]['epoch']:g}, "
         f"best {m['best_val_macro_f1']:.2f} after epoch {m['best_epoch']:g} (that adapter is kept). {m['steps']} steps over "

@@ -118,7 +118,8 @@ def lora_finetune(model, tokenizer, examples: list[dict], output_dir: Path, epoc
     the last step), and output_dir keeps the adapter of the best one; without, the final adapter is saved.
     Returns (the peft-wrapped model as trained last, the training log: steps, loss curve with each step's epoch,
     tokens (in all and after each step), the wall seconds of every step after the first (from one step's end to the
-    next's, validation included where it ran), trainable parameters, validation history and best epoch).
+    next's, validation included where it ran), trainable parameters, validation history and best epoch (empty and
+    None without validation)).
 
     CPU-safe settings: use_cpu when there is no GPU, an explicit bf16 flag, no activation checkpointing
     (pointless for a 135M model), no checkpoints, no reporting integrations.
@@ -178,4 +179,6 @@ def lora_finetune(model, tokenizer, examples: list[dict], output_dir: Path, epoc
         best = max(validate.history, key=lambda h: h["val_macro_f1"])
         log.update(validation=validate.history, best_epoch=best["epoch"], best_val_macro_f1=best["val_macro_f1"],
                    validation_seconds=sum(h["seconds"] for h in validate.history))
+    else:
+        log.update(validation=[], best_epoch=None, best_val_macro_f1=None, validation_seconds=0.0)
     return trainer.model, log

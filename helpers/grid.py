@@ -215,9 +215,9 @@ def expand(profile: dict) -> list[Cell]:
         "04_quantize": _unique(Variant(v.precision, v.method, v.sparsity, v.pattern) for v in measured),
         "05_finetune": _unique(v for v in variants if v.finetune != "none"),
     })
-    if profile["finetune_energy"]:  # fine-tuning energy only: a fixed number of steps, not evaluated
+    if profile["finetune_energy"]:  # fine-tuning energy only: a fixed number of steps, neither validated nor evaluated
         cells = _cells(profile, cells, {"05_finetune": profile["finetune_energy"]["variants"]}, (),
-                       {"max_steps": profile["finetune_energy"]["max_steps"]})
+                       {"max_steps": profile["finetune_energy"]["max_steps"], "validate": False})
     cells = _cells(profile, cells, {"04_quantize": served, "06_rca_eval": _unique(variants + served)})  # merged weights
     if profile["stage2"]:
         parents = stage2_parents(profile, cells)

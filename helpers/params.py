@@ -144,6 +144,7 @@ RULES: dict[str, Rule] = {
     "n_ppl": count(),
     "epochs": number(0, 100, open_low=True),
     "max_steps": count(0, note="0: no cap; a cap stops a fine-tune before its epochs end"),
+    "validate": Rule((bool,)),
     "warmup_ratio": number(0, 1, open_high=True),
     "response_share": number(0, 10),
     "batch_size": count(),

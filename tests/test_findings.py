@@ -122,3 +122,20 @@ def test_the_run_is_set_against_the_papers_two_findings():
     first = ranked.assign(recommendable=[True, True, True, False], does_task=[True, True, True, False]).iloc[[2, 0, 1, 3]]
     assert findings.versus_paper(first, []).endswith("Overall, bf16-wanda-2of4 (16-bit, 2:4) ranks first, as in the paper.")
 
+
+
+def test_finetune_finding_reads_a_validated_run_and_an_energy_only_run(records):
+    energy = {"joules_per_epoch": 3000.0, "joules_per_training_token": 0.25, "energy_method": "cpu-model (modelled)",
+              "seconds": 120.0, "seconds_per_epoch": 100.0, "validation_seconds": 20.0}
+    write_record(NAME, "05_finetune", "finetune", "bf16-lora",
+                 {**energy, "steps": 10, "epochs": 2.0, "best_val_macro_f1": 0.6, "best_epoch": 2.0}, [], "k", {},
+                 extra={"validation": [{"epoch": 1.0, "val_macro_f1": 0.4}, {"epoch": 2.0, "val_macro_f1": 0.6}]})
+    write_record(NAME, "05_finetune", "finetune", "fp32-lora",
+                 {**energy, "steps": 8, "epochs": 0.14, "best_val_macro_f1": None, "best_epoch": None,
+                  "validation_seconds": 0.0}, [], "k", {}, extra={"validation": []})
+    assert findings.finetune(NAME, "bf16-lora").startswith("Validation macro-F1 of bf16-lora rose: 0.40 after epoch 1, "
+                                                          "best 0.60 after epoch 2 (that adapter is kept). 10 steps")
+    text = findings.finetune(NAME, "fp32-lora")
+    assert text.startswith("fp32-lora trained for its fine-tuning energy only: 8 steps (0.14 epochs) took 2.0 min, "
+                           "3 kJ per epoch and 0.25 J per training token")
+    assert "Not validated and not evaluated" in text

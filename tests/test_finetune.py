@@ -48,6 +48,7 @@ def test_scoring_completion_positions_only_keeps_the_loss(tiny_model, tokenizer,
         _, log = finetune.lora_finetune(model, tokenizer, examples, tmp_path / f"a{compact}", epochs=1, batch_size=2,
                                         learning_rate=5e-2, seed=0, max_steps=3)
         curves.append(log["loss_curve"])
+        assert log["validation"] == [] and log["best_epoch"] is None and log["validation_seconds"] == 0.0
         assert trl_utils._use_triton is switch
     torch.testing.assert_close(torch.tensor(curves[0]), torch.tensor(curves[1]), rtol=1e-4, atol=1e-4)
 

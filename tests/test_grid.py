@@ -22,9 +22,10 @@ def test_fine_tuning_energy_at_more_precisions_is_a_capped_run_that_is_not_evalu
     profile = grid.load_profile(str(fresh_profile(tmp_path, "pytest-grid", finetune_energy={
         "precisions": ["fp32", "int8"], "max_steps": 3})))
     cells = {c.label: c for c in grid.expand(profile)}
-    assert cells["05_finetune[fp32-lora]"].parameters["max_steps"] == 3
-    assert cells["05_finetune[int8-lora]"].parameters["max_steps"] == 3
+    for energy_only in ("05_finetune[fp32-lora]", "05_finetune[int8-lora]"):  # capped and not validated
+        assert {k: cells[energy_only].parameters[k] for k in ("max_steps", "validate")} == {"max_steps": 3, "validate": False}
     assert cells["05_finetune[bf16-lora]"].parameters["max_steps"] == 4  # the profile's own cap
+    assert "validate" not in cells["05_finetune[bf16-lora]"].parameters  # the notebook's default: validated
     assert not any(label.startswith("06_rca_eval[fp32-lora") or label.startswith("06_rca_eval[int8") for label in cells)
 
 
