@@ -22,6 +22,7 @@ import math
 import statistics
 import sys
 import time
+import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -324,9 +325,7 @@ def measure_per_item(name: str, items: list, work, chunks: int = 3, warmup: int 
         raise ValueError("no items to measure")
     units = -(-len(items) // align)  # whole batches
     chunks = max(1, min(chunks, units))
-    with measure(name, meters=meters, codecarbon_dir=codecarbon_dir):  # not kept: the meters' one-time start-up
-        if warmup:                                                        # (CodeCarbon's tracker) falls in here
-            work(items[:warmup])
+    _warm_up(name, [work], items[:warmup], meters, codecarbon_dir)
     bounds = [min(len(items), round(i * units / chunks) * align) for i in range(chunks + 1)]  # near-equal parts
     parts = [items[a:b] for a, b in zip(bounds, bounds[1:])]
     outputs, windows = [], []
@@ -343,17 +342,15 @@ def measure_interleaved(name: str, works: dict, items: list, rounds: int = 4, wa
     each round every work runs on that round's chunk in a window of its own, in the works' order on even rounds and
     in reverse on odd ones (A B C, C B A, ...): over an even number of rounds every work's windows sit at the same
     mean time, so a steady drift of the machine's speed during the measurement falls on every work alike, which
-    separate notebook runs cannot ensure (identical work measured in two of them differed by half). Each work first runs on the first `warmup` items, in a window
-    not kept (as in measure_per_item). Returns {key of works: summary} in summarise's shape, one window per round;
+    separate notebook runs cannot ensure (identical work measured in two of them differed by half). Each work first
+    runs on the first `warmup` items, in a window not kept (as in measure_per_item). Returns {key of works: summary}
+    in summarise's shape, one window per round, plus `measurement`, an id shared by this call's summaries only;
     paired_ci95 compares two works round by round."""
     if not items or not works:
         raise ValueError("need items and at least one work to measure")
     rounds = max(1, min(rounds, len(items)))
     keys = list(works)
-    with measure(name, meters=meters, codecarbon_dir=codecarbon_dir):  # not kept: see measure_per_item
-        for key in keys:
-            if warmup:
-                works[key](items[:warmup])
+    _warm_up(name, works.values(), items[:warmup], meters, codecarbon_dir)
     bounds = [round(i * len(items) / rounds) for i in range(rounds + 1)]
     windows: dict = {key: [] for key in keys}
     for r, (a, b) in enumerate(zip(bounds, bounds[1:])):
@@ -361,7 +358,16 @@ def measure_interleaved(name: str, works: dict, items: list, rounds: int = 4, wa
             with measure(name, meters=meters, codecarbon_dir=codecarbon_dir) as window:
                 works[key](items[a:b])
             windows[key].append((window, b - a))
-    return {key: summarise(windows[key]) for key in keys}
+    measurement = uuid.uuid4().hex[:12]  # the same for every work: their rounds pair only with each other
+    return {key: {**summarise(windows[key]), "measurement": measurement} for key in keys}
+
+
+def _warm_up(name: str, works, items: list, meters, codecarbon_dir) -> None:
+    """Run each work on `items` (none when empty) in a window that is not kept: the meters' one-time start-up
+    (CodeCarbon's tracker) and the works' first-call costs fall here, not in a measured window."""
+    with measure(name, meters=meters, codecarbon_dir=codecarbon_dir):
+        for work in works if items else ():
+            work(items)
 
 
 def paired_ci95(a: list[float], b: list[float]) -> float:

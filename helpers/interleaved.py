@@ -31,6 +31,24 @@ def evaluated_variants(records: list[dict]) -> dict[str, Variant]:
     return evaluated
 
 
+def check_room(model, still_to_load: int, spare: float = 1.25) -> None:
+    """Refuses in one line, before memory runs out, when the variants still to load may not fit beside those loaded
+    (all stay loaded for the rotation): each is taken to be as large as `model`, the last one loaded, times `spare`.
+    Memory is the GPU's when the model is on one, else the machine's available RAM."""
+    import itertools
+
+    import psutil
+    import torch
+
+    size = sum(t.numel() * t.element_size() for t in itertools.chain(model.parameters(), model.buffers()))
+    device = next(model.parameters()).device
+    free = torch.cuda.mem_get_info(device)[0] if device.type == "cuda" else psutil.virtual_memory().available
+    if still_to_load * size * spare > free:
+        raise MemoryError(f"notebook 7 holds every evaluated variant at once, and {still_to_load} more of about "
+                          f"{size / 2**30:.2f} GiB each may not fit in the {free / 2**30:.1f} GiB free on {device.type}: "
+                          "free memory, or run it on a larger machine")
+
+
 def tasks(records: list[dict]) -> tuple[str, ...]:
     """The tasks notebook 6 measured: RCA, and notes when it wrote any."""
     notes = any(r["notebook"] == "06_rca_eval" and r["phase"] == "response" for r in records)
@@ -47,19 +65,20 @@ def tickets(test: list[dict], rounds: int, seed: int, tasks=("rca", "note")) -> 
     return eval_sample(pool, rounds * BATCH_SIZE, seed, every_class=False)
 
 
-def works(model, tokenizer, labels: list[str], max_new_tokens: int, tasks=("rca", "note")) -> dict:
-    """{task: work(texts)}: notebook 6's RCA scoring and its fixed-length notes, the work each window holds."""
+def works(name: str, model, tokenizer, labels: list[str], max_new_tokens: int, tasks=("rca", "note")) -> dict:
+    """{(name, task): work(texts)}: variant `name`'s RCA scoring and fixed-length notes as notebook 6 runs them, the
+    work each window holds."""
     every = {"rca": lambda texts: score_labels(model, tokenizer, texts, labels),
              "note": lambda texts: generate_notes(model, tokenizer, texts, max_new_tokens, fixed_length=True)}
-    return {task: every[task] for task in tasks}
+    return {(name, task): every[task] for task in tasks}
 
 
 def metrics(summary: dict, n_tickets: int, max_new_tokens: int, task: str) -> dict:
     """A task's record metrics from its interleaved summary: J per ticket with its 95 % interval and method (as
-    notebook 6 records them), and each round's J per ticket."""
+    notebook 6 records them), each round's J per ticket, and the id of the measurement those rounds belong to."""
     reading = best_reading(summary["readings"])
     out = {**per_item(summary, "ticket"), "joules_per_ticket_rounds": reading["joules_per_item_rounds"] if reading
-           else None, "tickets": n_tickets, "measured": "interleaved"}
+           else None, "tickets": n_tickets, "measured": "interleaved", "measurement": summary["measurement"]}
     if task == "note":
         out.update(energy_tokens_per_note=max_new_tokens)
     return out

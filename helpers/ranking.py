@@ -174,6 +174,11 @@ def task_table(table, interleaved: bool = False):
         missing = [v for v in out.index if v not in rca.index or (both and v not in notes.index)]
         if missing:
             raise ValueError(f"no interleaved energy for {', '.join(missing)}: run notebook 7's measurement first")
+        ids = {m if isinstance(m, str) else None  # None: a record from before measurement ids
+               for part in ((rca, notes) if both else (rca,)) for m in part.reindex(out.index).get("measurement", [None])}
+        if len(ids) > 1:  # e.g. an execution stopped while writing its records: rounds of two executions never pair
+            raise ValueError(f"the interleaved energies come from {len(ids)} executions of notebook 7's measurement; "
+                             "run it again so that every variant's rounds are the same rounds")
     energies = _energy_columns(rca.reindex(out.index), notes.reindex(out.index) if both else None,
                                ", measured interleaved" if interleaved else "")
     return with_cell_drift(out.assign(**energies)).reset_index()

@@ -226,3 +226,6 @@ def test_measure_interleaved_runs_the_works_on_the_same_chunks_in_alternating_or
     assert energy.paired_ci95(b["joules_per_item_rounds"], a["joules_per_item_rounds"]) == pytest.approx(
         energy.t_interval(differences)[1])
     assert math.isnan(energy.paired_ci95([1.0, 2.0], [1.0])) and math.isnan(energy.paired_ci95(None, [1.0, 2.0]))
+    assert len({summaries[k]["measurement"] for k in "abc"}) == 1  # one id per call, another call another id
+    again = energy.measure_interleaved("x", {"a": work("a", 1.0)}, [0, 1], rounds=2, meters=[energy.CpuTimeModel()])
+    assert again["a"]["measurement"] != summaries["a"]["measurement"]

@@ -348,10 +348,10 @@ def test_interleaved_energies_replace_the_cells_own_and_compare_round_by_round()
         + [row("06_rca_eval", "response", v, response_quality=0.5, rougeL=0.2, bleu=5.0, embedding_cosine=0.5,
                joules_per_ticket=30.0, joules_per_ticket_ci95=0.1, energy_tokens_per_note=40) for v in rounds]
         + [row("07_energy_analysis", "inference", v, joules_per_ticket=sum(r) / 4,
-               joules_per_ticket_ci95=energy.t_interval(r)[1], joules_per_ticket_rounds=r, compute_path=paths[v])
-           for v, r in rounds.items()]
+               joules_per_ticket_ci95=energy.t_interval(r)[1], joules_per_ticket_rounds=r, compute_path=paths[v],
+               measurement="m1") for v, r in rounds.items()]
         + [row("07_energy_analysis", "response", v, joules_per_ticket=10.0, joules_per_ticket_ci95=0.0,
-               joules_per_ticket_rounds=[10.0] * 4, energy_tokens_per_note=40) for v in rounds])
+               joules_per_ticket_rounds=[10.0] * 4, energy_tokens_per_note=40, measurement="m1") for v in rounds])
     own = ranking.task_table(table).set_index("variant")
     assert own["joules_per_ticket"].tolist() == [39.0, 39.0] and own["energy_counts"].iloc[0] == "RCA + one note of 40 tokens"
     inference = ranking.task_table(table, interleaved=True).set_index("variant")
@@ -368,3 +368,5 @@ def test_interleaved_energies_replace_the_cells_own_and_compare_round_by_round()
     assert "measured interleaved: every LLM variant on the same tickets in 4 rounds" in findings.drift(ranked)
     with pytest.raises(ValueError, match="no interleaved energy for fast"):
         ranking.task_table(table.drop(index=[5, 7]), interleaved=True)
+    with pytest.raises(ValueError, match="come from 2 executions of notebook 7's measurement"):  # never paired
+        ranking.task_table(table.assign(measurement=["m1"] * 7 + ["m2"]), interleaved=True)

@@ -80,6 +80,7 @@ def test_smoke_profile_runs_all_seven_notebooks(tmp_path):
         m = r["metrics"]
         assert m["measured"] == "interleaved" and m["energy_repeats"] == 2 and len(m["joules_per_ticket_rounds"]) == 2
         assert m["joules_per_ticket"] > 0 and m["tickets"] == 16 and r["spec"]["precision"]
+    assert len({r["metrics"]["measurement"] for r in interleaved.values()}) == 1  # one measurement: rounds pair
     test_split = [json.loads(line) for line in (paths.data_dir(name) / "test.jsonl").read_text().splitlines()]
     rule = next(r for r in records if r["phase"] == "scoring")["metrics"]["chosen_rule"]
     for r in evaluated + [r for r in records if r["notebook"] == "02_baseline" and r["phase"] == "inference"]:
