@@ -7,6 +7,7 @@ atomically under fixed names, replace the earlier ones instead of adding duplica
 """
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import shutil
@@ -81,12 +82,16 @@ def run_cell(cell: grid.Cell, profile: str, kernel=None) -> float:
 
 
 def _ipc_kernel_manager():
-    """Kernels talk over local sockets (IPC), not TCP: no open port, works with networking disabled."""
+    """Kernels talk over local sockets (IPC), not TCP: no open port, works with networking disabled. The sockets
+    live in a temporary folder (by default they land in the notebook's folder, and a killed kernel leaves them)."""
     from jupyter_client import AsyncKernelManager
+
+    sockets = tempfile.mkdtemp(prefix="kernel-")
+    atexit.register(shutil.rmtree, sockets, ignore_errors=True)
 
     class IpcKernelManager(AsyncKernelManager):
         def __init__(self, **kwargs):
-            super().__init__(transport="ipc", **kwargs)
+            super().__init__(transport="ipc", ip=f"{sockets}/ipc", **kwargs)
 
     return IpcKernelManager
 
