@@ -25,6 +25,20 @@ def test_committed_notebook_has_no_outputs(name):
 
 
 @pytest.mark.parametrize("name", NOTEBOOKS_IN_ORDER)
+def test_committed_notebook_is_valid_nbformat_with_unique_cell_ids(name):
+    """A cell without an id makes nbformat warn in red inside every executed copy (the notebook reads itself)."""
+    import warnings
+
+    import nbformat
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        nbformat.validate(nbformat.read(notebook_path(name), as_version=4))
+    ids = [c.get("id") for c in load(name)["cells"]]
+    assert None not in ids and len(set(ids)) == len(ids), f"{name}: every cell needs its own id"
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS_IN_ORDER)
 def test_parameters_cell_is_commented_and_fully_readable_by_papermill(name):
     tagged = [c for c in load(name)["cells"] if "parameters" in c.get("metadata", {}).get("tags", [])]
     assert len(tagged) == 1, f"{name} needs exactly one cell tagged 'parameters'"
