@@ -115,8 +115,6 @@ def lifecycle_table(inference, records: list[dict], baseline: str, price_per_kwh
         total = one_off["compression_j"] + one_off["finetune_j"]
         saving = base["joules_per_ticket"] - row["joules_per_ticket"]
         ci = pair_spread(rows_by_variant, baseline, row["variant"])  # paired where both were measured interleaved
-        ci = ci if math.isfinite(ci) else math.hypot(_float(base.get("joules_per_ticket_ci95")),
-                                                     _float(row.get("joules_per_ticket_ci95")))
         tickets = break_even_tickets(total, row["joules_per_ticket"], base["joules_per_ticket"])
         rows.append({"variant": row["variant"], "joules_per_ticket": row["joules_per_ticket"], **one_off,
                      "one_off_j": total, "saving_j_per_ticket": saving, "saving_ci95": ci,
@@ -125,7 +123,3 @@ def lifecycle_table(inference, records: list[dict], baseline: str, price_per_kwh
                      "payback_days": (0.0 if row["variant"] == baseline else tickets) / tickets_per_day,
                      **per_thousand(row["joules_per_ticket"], price_per_kwh, grid_g_per_kwh)})
     return pd.DataFrame(rows)
-
-
-def _float(value) -> float:
-    return math.nan if value is None else float(value)

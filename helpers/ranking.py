@@ -66,8 +66,10 @@ def outranked(candidates, paired, energy: str = "joules_per_ticket"):
     import pandas as pd
 
     rows = candidates.set_index("variant")
-    joules, spread = rows[energy], rows.get(f"{energy}_ci95", pd.Series(0.0, rows.index)).astype(float)
+    spread = rows.get(f"{energy}_ci95", pd.Series(0.0, rows.index)).astype(float)
     spread = spread.fillna(rows.get(f"{energy}_drift_ci95", pd.Series(0.0, rows.index)).astype(float)).fillna(0.0)
+    rows = rows.assign(**{f"{energy}_ci95": spread})  # what pair_spread adds in quadrature when not paired
+    joules = rows[energy]
     parents = {v: (s or {}).get("parent") for v, s in rows.get("spec", pd.Series(None, rows.index)).items()}
     by: dict[str, list[str]] = {v: [] for v in rows.index}
     paths = rows["compute_path"] if "compute_path" in rows else pd.Series(None, rows.index)
@@ -78,7 +80,6 @@ def outranked(candidates, paired, energy: str = "joules_per_ticket"):
         sign = ("better" in verdicts) - ("worse" in verdicts) if {"better", "worse"} - verdicts else 0
         same = same_work(paths[r["a"]], paths[r["b"]])
         limit = pair_spread(rows, r["a"], r["b"], energy)
-        limit = limit if np.isfinite(limit) else np.hypot(spread[r["a"]], spread[r["b"]])
         for x, y, s in ((r["a"], r["b"], sign), (r["b"], r["a"], -sign)):
             saves = not same and joules[y] - joules[x] > limit
             if not saves and (s < 0 or (s == 0 and parents[x] == y)) and y not in by[x]:
@@ -215,15 +216,20 @@ def _rounds(value) -> bool:
 
 
 def pair_spread(rows, x: str, y: str, energy: str = "joules_per_ticket") -> float:
-    """95 % half-width of the difference in `energy` between variants x and y of `rows` (indexed by variant) when
-    both were measured in the same rounds (interleaved): paired over the rounds, widened by both variants' drift
-    terms. NaN otherwise: then the two intervals in quadrature are the spread."""
+    """95 % half-width of the difference in `energy` between variants x and y of `rows` (indexed by variant): paired
+    over the rounds when both were measured in the same rounds (interleaved), widened by both variants' drift terms;
+    else their two intervals ({energy}_ci95) in quadrature, NaN when either is unknown."""
     from helpers.energy import paired_ci95
 
-    if f"{energy}_rounds" not in rows:
-        return np.nan
-    drift = [float(rows.at[v, f"{energy}_drift_ci95"]) if f"{energy}_drift_ci95" in rows else 0.0 for v in (x, y)]
-    return float(np.hypot(paired_ci95(rows.at[x, f"{energy}_rounds"], rows.at[y, f"{energy}_rounds"]), np.hypot(*drift)))
+    def value(column: str, v: str, default):
+        got = rows.at[v, column] if column in rows else None
+        return default if got is None else got
+
+    paired = np.hypot(paired_ci95(value(f"{energy}_rounds", x, None), value(f"{energy}_rounds", y, None)),
+                      np.hypot(float(value(f"{energy}_drift_ci95", x, 0.0)), float(value(f"{energy}_drift_ci95", y, 0.0))))
+    if np.isfinite(paired):
+        return float(paired)
+    return float(np.hypot(float(value(f"{energy}_ci95", x, np.nan)), float(value(f"{energy}_ci95", y, np.nan))))
 
 
 def same_work_families(table, energy: str = "joules_per_ticket") -> list[list[str]]:

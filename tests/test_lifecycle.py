@@ -363,6 +363,10 @@ def test_interleaved_energies_replace_the_cells_own_and_compare_round_by_round()
     life = lifecycle.lifecycle_table(inference.reset_index(), [], "base", 0.2, 40.0, 5000).set_index("variant")
     assert life.loc["fast", "saving_j_per_ticket"] == 1.0 and not life.loc["fast", "within_noise"]
     unpaired = inference.drop(columns="joules_per_ticket_rounds").reset_index()  # the same intervals, not paired
+    assert ranking.pair_spread(unpaired.set_index("variant"), "base", "fast") == pytest.approx(
+        math.hypot(*inference["joules_per_ticket_ci95"]))  # no rounds: the two intervals in quadrature
+    assert math.isnan(ranking.pair_spread(unpaired.set_index("variant").assign(joules_per_ticket_ci95=[0.1, None]),
+                                          "base", "fast"))  # unknown stays unknown
     assert lifecycle.lifecycle_table(unpaired, [], "base", 0.2, 40.0, 5000).set_index("variant").loc["fast", "within_noise"]
     ranked = ranking.rank(inference.reset_index().assign(llm=True), 0.5)
     assert "measured interleaved: every LLM variant on the same tickets in 4 rounds" in findings.drift(ranked)
