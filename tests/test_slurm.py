@@ -15,7 +15,8 @@ from helpers.results import load_records
 import studyrun
 from slurm_cluster import PARTITION, SlurmCluster, missing_reason
 
-VOLATILE = ("joules", "seconds", "latency", "_per_s", "duration", "cpu", "energy", "load", "disagreement")
+VOLATILE = ("joules", "seconds", "latency", "_per_s", "duration", "cpu", "energy", "load", "disagreement",
+            "measurement")  # measurement: the id of one interleaved measurement (notebook 7)
 
 
 @pytest.fixture(scope="module")
@@ -53,12 +54,14 @@ def local_records(tmp_path, changes: dict) -> dict:
     here when missing or from other code) for the cells this grid shares with it. Every grid here is the smoke grid
     or part of it, and a cell's records do not depend on the cells beside it, except notebook 7's, which measures
     each variant the grid evaluated."""
-    smoke = {c.id: c.label for c in grid.expand(grid.load_profile(str(studyrun.copy_profile(tmp_path, "pytest-smoke"))))}
-    records = load_records("pytest-smoke")
+    def smoke_cells():  # stage 2's cell ids follow stage 1's records: read them again after a run
+        return {c.id: c.label for c in grid.expand(grid.load_profile(str(studyrun.copy_profile(tmp_path, "pytest-smoke"))))}
+
+    smoke, records = smoke_cells(), load_records("pytest-smoke")
     if not records or any(r["provenance"]["cell_id"] not in smoke for r in records):
         result = studyrun.run_all("--profile", studyrun.fresh_profile(tmp_path, "pytest-smoke"), timeout=1200)
         assert result.returncode == 0, result.stderr[-2000:]
-        records = load_records("pytest-smoke")
+        smoke, records = smoke_cells(), load_records("pytest-smoke")
     labels = {c.label for c in grid.expand(grid.load_profile(str(studyrun.copy_profile(tmp_path, "sub", **changes))))}
     shared = {(r["notebook"], r["phase"], r["variant"]): comparable(r) for r in records
               if smoke[r["provenance"]["cell_id"]] in labels}
