@@ -35,12 +35,12 @@ def check_room(model, still_to_load: int, spare: float = 1.25) -> None:
     """Refuses in one line, before memory runs out, when the variants still to load may not fit beside those loaded
     (all stay loaded for the rotation): each is taken to be as large as `model`, the last one loaded, times `spare`.
     Memory is the GPU's when the model is on one, else the machine's available RAM."""
-    import itertools
-
     import psutil
     import torch
 
-    size = sum(t.numel() * t.element_size() for t in itertools.chain(model.parameters(), model.buffers()))
+    from helpers.models import weight_bytes
+
+    size = weight_bytes(model)  # packed sizes too (dynamic int8's weights are not parameters)
     device = next(model.parameters()).device
     free = torch.cuda.mem_get_info(device)[0] if device.type == "cuda" else psutil.virtual_memory().available
     if still_to_load * size * spare > free:
