@@ -3,7 +3,7 @@
 
     .venv/bin/python bench/lora_levers.py '{}'                                  # the study's settings
     .venv/bin/python bench/lora_levers.py '{"shared_prefix": true}'             # shared prompt prefixes run once
-    .venv/bin/python bench/lora_levers.py '{"attn": "eager"}'                   # eager attention, not SDPA
+    .venv/bin/python bench/lora_levers.py '{"attn": "sdpa"}'                    # SDPA attention, not eager
     .venv/bin/python bench/lora_levers.py '{"bf16": false}'                     # bf16 weights without autocast
     .venv/bin/python bench/lora_levers.py '{"adapter_bf16": true, "bf16": false}'   # bf16 LoRA weights too
     .venv/bin/python bench/lora_levers.py '{"sampling": "group_by_length"}'     # batches of similar length
@@ -42,8 +42,7 @@ def main(cfg: dict) -> dict:
     splits = ticket_generator.generate_splits(600, 0, label_noise=0.05, shift=True)
     examples = finetune.training_examples(splits["train"], ticket_generator.LABELS, 0.25, 0)
     model, tokenizer = models.load_model("default", cfg.get("precision", "bf16"))
-    if cfg.get("attn"):
-        model.set_attn_implementation(cfg["attn"])
+    model.set_attn_implementation(cfg.get("attn", "eager"))  # the study trains with eager attention
     times = []
 
     class StepTimer(TrainerCallback):

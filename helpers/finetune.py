@@ -67,8 +67,9 @@ def training_examples(train: list[dict], labels: list[str], response_share: floa
 class _Validation:
     """Per-epoch validation macro-F1 with the scorer notebook 6 uses; keeps the best adapter on disk."""
 
-    def __init__(self, tickets: list[dict], labels: list[str], output_dir: Path):
+    def __init__(self, tickets: list[dict], labels: list[str], output_dir: Path, scoring_attention: str):
         self.tickets, self.labels, self.output_dir = tickets, labels, Path(output_dir)
+        self.scoring_attention = scoring_attention
         self.history, self.best = [], -1.0
 
     def macro_f1(self, model, tokenizer) -> float:
@@ -82,13 +83,25 @@ class _Validation:
 
         started, was_training = time.perf_counter(), model.training
         _eval_without_bnb_repacking(model)
-        f1 = self.macro_f1(model, tokenizer)
+        with attention(model, self.scoring_attention):  # scored as notebook 6 scores it
+            f1 = self.macro_f1(model, tokenizer)
         model.train(was_training)
         if f1 > self.best:
             self.best = f1
             write_folder_atomic(self.output_dir, lambda folder: model.save_pretrained(folder, safe_serialization=True))
         self.history.append({"epoch": round(epoch, 3), "step": step, "val_macro_f1": f1,
                              "seconds": time.perf_counter() - started})
+
+
+@contextlib.contextmanager
+def attention(model, implementation: str):
+    """Run the model's attention with `implementation` ("eager", "sdpa") inside the block, then switch it back."""
+    before = model.config._attn_implementation
+    model.set_attn_implementation(implementation)
+    try:
+        yield
+    finally:
+        model.set_attn_implementation(before)
 
 
 def _eval_without_bnb_repacking(model) -> None:
@@ -110,7 +123,8 @@ def _eval_without_bnb_repacking(model) -> None:
 
 def lora_finetune(model, tokenizer, examples: list[dict], output_dir: Path, epochs: float, batch_size: int,
                   learning_rate: float, seed: int, lora_r: int = 8, bf16: bool = False, warmup_ratio: float = 0.1,
-                  max_steps: int = 0, validation: list[dict] | None = None, labels: list[str] | None = None):
+                  max_steps: int = 0, validation: list[dict] | None = None, labels: list[str] | None = None,
+                  training_attention: str | None = None):
     """Train a LoRA adapter for `epochs` passes over the examples (cosine learning rate after a linear warm-up;
     `max_steps` > 0 stops earlier) and save it as safetensors in output_dir.
 
@@ -118,11 +132,16 @@ def lora_finetune(model, tokenizer, examples: list[dict], output_dir: Path, epoc
     the last step), and output_dir keeps the adapter of the best one; without, the final adapter is saved.
     Returns (the peft-wrapped model as trained last, the training log: steps, loss curve with each step's epoch,
     tokens (in all and after each step), the wall seconds of every step after the first (from one step's end to the
-    next's, validation included where it ran), trainable parameters, validation history and best epoch (empty and
-    None without validation)).
+    next's, validation included where it ran), trainable parameters, the attention it trained with, validation
+    history and best epoch (empty and None without validation)).
 
     CPU-safe settings: use_cpu when there is no GPU, an explicit bf16 flag, no activation checkpointing
     (pointless for a 135M model), no checkpoints, no reporting integrations.
+
+    Training runs the attention `training_attention`; by default eager on a CPU, whose backward there is faster than
+    SDPA's (bench/notes.md: a bf16 step 13-20 % shorter, nf4 19 %), and the model's own on a GPU, where SDPA has
+    fused kernels. Eager and SDPA give the same losses to rounding (tests/test_finetune.py); bench/finetune_recipe.py's
+    paired test found no macro-F1 difference. Validation scores with the model's own attention, as notebook 6 does.
     """
     import torch
     from datasets import Dataset
@@ -134,7 +153,10 @@ def lora_finetune(model, tokenizer, examples: list[dict], output_dir: Path, epoc
         raise ValueError(f"epochs must be > 0 (or max_steps >= 1), got epochs={epochs}, max_steps={max_steps}")
     if validation and not labels:
         raise ValueError("validation tickets need the labels to score them against")
-    validate = _Validation(validation, labels, output_dir) if validation else None
+    own_attention = model.config._attn_implementation
+    validate = _Validation(validation, labels, output_dir, own_attention) if validation else None
+    if training_attention is None:
+        training_attention = own_attention if torch.cuda.is_available() else "eager"
 
     step_ends = []
 
@@ -164,7 +186,7 @@ def lora_finetune(model, tokenizer, examples: list[dict], output_dir: Path, epoc
                              processing_class=tokenizer, peft_config=peft_config,
                              callbacks=[StepClock()] + ([EveryEpoch()] if validate else []))
         trainer.remove_callback(PrinterCallback)  # a dict per step in the notebook; the loss is in the log
-        with completion_positions_only():
+        with completion_positions_only(), attention(trainer.model, training_attention):
             result = trainer.train()
     if not validate:
         write_folder_atomic(output_dir, lambda folder: trainer.model.save_pretrained(folder, safe_serialization=True))
@@ -174,7 +196,8 @@ def lora_finetune(model, tokenizer, examples: list[dict], output_dir: Path, epoc
            "loss_curve": [e["loss"] for e in logged], "loss_epochs": [e["epoch"] for e in logged],
            "train_tokens": int(tokens[-1]) if tokens else None, "step_tokens": tokens,
            "step_seconds": [b - a for a, b in zip(step_ends, step_ends[1:])],
-           "trainable_params": sum(p.numel() for p in trainer.model.parameters() if p.requires_grad)}
+           "trainable_params": sum(p.numel() for p in trainer.model.parameters() if p.requires_grad),
+           "training_attention": training_attention}
     if validate:
         best = max(validate.history, key=lambda h: h["val_macro_f1"])
         log.update(validation=validate.history, best_epoch=best["epoch"], best_val_macro_f1=best["val_macro_f1"],

@@ -110,3 +110,25 @@ def test_validation_leaves_bitsandbytes_4bit_weights_in_their_training_layout(ti
     assert not any(packed) and all(m.training for m in layers)
     if layers[0].support_avx512bf16_for_cpu:  # where bitsandbytes repacks at all, plain eval() does
         assert all(packed_after(lambda m: m.eval())[0])
+
+
+def test_eager_attention_in_training_gives_the_losses_of_sdpa_and_validation_keeps_the_models_own(
+        tiny_model, tokenizer, tmp_path, monkeypatch):
+    """The trainer's eager attention (faster backward on CPU) changes the arithmetic only to rounding; validation
+    scores with the attention the model was loaded with, and the model gets it back after training."""
+    rows = ticket_generator.generate_splits(40, seed=0)
+    examples = finetune.rca_examples(rows["train"], ticket_generator.LABELS)[:6]
+    seen = []
+    monkeypatch.setattr(finetune._Validation, "macro_f1",
+                        lambda self, model, tok: seen.append(model.config._attn_implementation) or 0.5)
+    curves, base = {}, copy.deepcopy(tiny_model)
+    assert base.config._attn_implementation == "sdpa"
+    for attention in ("sdpa", "eager"):
+        model = copy.deepcopy(base)
+        _, log = finetune.lora_finetune(model, tokenizer, examples, tmp_path / attention, epochs=1, batch_size=2,
+                                        learning_rate=5e-2, seed=0, max_steps=3, training_attention=attention,
+                                        validation=rows["validation"][:2], labels=ticket_generator.LABELS)
+        curves[attention] = log["loss_curve"]
+        assert model.config._attn_implementation == "sdpa" and log["training_attention"] == attention
+    assert seen == ["sdpa", "sdpa"]
+    torch.testing.assert_close(torch.tensor(curves["eager"]), torch.tensor(curves["sdpa"]), rtol=1e-3, atol=1e-3)
