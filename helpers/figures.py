@@ -56,3 +56,30 @@ def breakeven_plot(ax, life, baseline: str, horizon_tickets: float, energy_label
         ax.plot(tickets, (row["one_off_j"] + row["joules_per_ticket"] * tickets) / 3.6e3, label=row["variant"], **style)
     ax.set(xlabel="tickets handled", ylabel=f"cumulative Wh, one-off + inference\n({energy_label})")
     ax.legend(loc="upper left", bbox_to_anchor=(1, 1), fontsize="small")
+
+
+def retention_plot(ax, stage2):
+    """Stage 2's retention (macro-F1 as % of the parent's, with the paired 95 % interval) against sparsity: one
+    series per parent, method and pattern, dashed as pruned and solid after the recovery fine-tune. A 2:4 pattern is
+    a series of its own (squares), never averaged with unstructured pruning at the same sparsity."""
+    colors = {}
+    for (parent, method, pattern, stage), rows in stage2.groupby(["parent", "method", "pattern", "stage"]):
+        rows = rows.sort_values("sparsity")
+        color = colors.setdefault((parent, method, pattern), f"C{len(colors)}")
+        name = f"{method} {pattern}" + (f" of {parent}" if stage2["parent"].nunique() > 1 else "")
+        below, above = rows["retention_pct"] - rows["retention_ci_low_pct"], rows["retention_ci_high_pct"] - rows["retention_pct"]
+        ax.errorbar(100 * rows["sparsity"], rows["retention_pct"], yerr=[below, above], color=color, capsize=3,
+                    marker="s" if pattern == "2:4" else "o", ls="-" if stage == "recovered" else "--", label=f"{name}, {stage}")
+    ax.axhline(100, color="grey", ls=":", lw=1, label="parent (100 %)")
+    ax.set(xlabel="sparsity, % of the block linears' weights",
+           ylabel="macro-F1 kept, % of the parent's\n(paired 95 % interval)")
+    ax.legend(loc="upper left", bbox_to_anchor=(1, 1), fontsize="small")
+
+
+def energy_by_phase_plot(ax, phases, energy_label: str):
+    """Stacked bars of kJ per notebook and phase (lifecycle.energy_by_phase's table): sums, not means, so a bar is
+    all of a notebook's measured energy."""
+    phases.plot.barh(stacked=True, ax=ax)
+    ax.invert_yaxis()  # notebooks in run order, top to bottom
+    ax.set(xlabel=f"kJ, all variants ({energy_label})", ylabel="")
+    ax.legend(title="phase", loc="upper left", bbox_to_anchor=(1, 1), fontsize="small")

@@ -278,3 +278,47 @@ def _recommendation(ranked, paired, w: float, summary, classical) -> str:
         text += (f" A classical model ({', '.join(would_do)}) does at least as well on these tickets for less energy "
                  f"per ticket ({', '.join(f'{energy[b]:.2g} J' for b in would_do)}): it would do.")
     return text
+
+
+# Figure titles that state what the figure shows, from the same tables the figures draw.
+def _pruning(row) -> str:
+    return f"{row.method} {'2:4' if row.pattern == '2:4' else f'{row.sparsity * 100:.0f} %'}"
+
+
+def retention_title(stage2) -> str:
+    """'After recovery, wanda 30 % keeps 95 % of bf16-lora's macro-F1, wanda 2:4 52 %': the best and the worst
+    pruning (after recovery where there was one)."""
+    rows = stage2[stage2.stage == "recovered"] if (stage2.stage == "recovered").any() else stage2
+    ordered = rows.sort_values("retention_pct", ascending=False)
+    best, worst = ordered.iloc[0], ordered.iloc[-1]
+    when = "After recovery" if best.stage == "recovered" else "As pruned"
+    parent = best.parent if stage2.parent.nunique() == 1 else "its parent"
+    text = f"{when}, {_pruning(best)} keeps {best.retention_pct:.0f} % of {parent}'s macro-F1"
+    return text + (f", {_pruning(worst)} {worst.retention_pct:.0f} %" if len(ordered) > 1 else "")
+
+
+def winners_title(winners) -> str:
+    """'R's winner: bf16-lora@fp32 for w 0–0.15, bf16-lora for w 0.2–1' (ranking.sweep_w's winners by w range)."""
+    if winners.empty:
+        return "No LLM variant is recommendable at any w"
+    return "R's winner: " + ", ".join(f"{v} for w {r['min']:g}–{r['max']:g}" for v, r in winners.iterrows())
+
+
+def breakeven_title(life, baseline: str) -> str:
+    """'Against bf16-lora@fp32, bf16-lora pays back first: after 2,355 tickets', or that none pays back."""
+    pays = life[(life.variant != baseline) & ~life.within_noise & life.break_even_tickets.between(0, float("inf"),
+                                                                                                 inclusive="left")]
+    if pays.empty:
+        return f"No variant's saving against {baseline} pays back its one-off energy beyond the measured noise"
+    first = pays.sort_values("break_even_tickets").iloc[0]
+    return f"Against {baseline}, {first.variant} pays back first: after {first.break_even_tickets:,.0f} tickets"
+
+
+def energy_title(phases) -> str:
+    """'05_finetune holds 81 % of the measured energy (finetune: 81 %)': the largest notebook and its largest phase
+    (lifecycle.energy_by_phase's table)."""
+    by_notebook, total = phases.sum(axis=1), phases.to_numpy(na_value=0).sum()
+    top = by_notebook.idxmax()
+    phase = phases.loc[top].idxmax()
+    return (f"{top} holds {100 * by_notebook[top] / total:.0f} % of the measured energy "
+            f"({phase}: {100 * phases.loc[top, phase] / total:.0f} %)")

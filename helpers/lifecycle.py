@@ -123,3 +123,9 @@ def lifecycle_table(inference, records: list[dict], baseline: str, price_per_kwh
                      "payback_days": (0.0 if row["variant"] == baseline else tickets) / tickets_per_day,
                      **per_thousand(row["joules_per_ticket"], price_per_kwh, grid_g_per_kwh)})
     return pd.DataFrame(rows)
+
+
+def energy_by_phase(table):
+    """kJ per notebook (rows, in run order) and phase (columns), summed over every record that carries energy."""
+    measured = table.dropna(subset=["joules"])
+    return measured.pivot_table(index="notebook", columns="phase", values="joules", aggfunc="sum").sort_index() / 1000

@@ -387,6 +387,34 @@ def comparison_pairs(inference, classical=("tfidf-logreg", "minilm-logreg"), ret
     return list(dict.fromkeys(pairs))
 
 
+def difference_text(row, prefix: str = "macro_f1_diff", verdict: str = "verdict") -> str:
+    """'+0.15 [-0.00, +0.24] no significant difference' from a compare() row: a minus b, its paired 95 % interval
+    and what that interval supports."""
+    return (f"{row[prefix]:+.2f} [{row[prefix + '_ci_low']:+.2f}, {row[prefix + '_ci_high']:+.2f}] "
+            f"{row[verdict]}")
+
+
+def paired_overview(paired, references=("tfidf-logreg", "minilm-logreg", "retrieval-tfidf")):
+    """compare()'s rows as a reader's table: one row per variant, one column per system it was compared with — the
+    RCA macro-F1 difference against each classifier, the note-quality difference against the retrieval baseline
+    (notes only), and against its parent or its base model (named in the cell) — each with its paired 95 % interval."""
+    import pandas as pd
+
+    rows: dict[str, dict] = {}
+    for r in paired.to_dict("records"):
+        row = rows.setdefault(r["a"], {"variant": r["a"]})
+        rca = isinstance(r.get("verdict"), str)
+        if not rca and not isinstance(r.get("note_verdict"), str):
+            continue  # neither task was scored by both
+        text = difference_text(r) if rca else difference_text(r, "note_quality_diff", "note_verdict")
+        if r["b"] in references:
+            row[f"{'macro-F1' if rca else 'note quality'} minus {r['b']}"] = text
+        else:
+            key = "macro-F1 minus its parent or base"
+            row[key] = "; ".join(filter(None, [row.get(key), f"{r['b']}: {text}"]))
+    return pd.DataFrame(rows.values()).fillna("")
+
+
 def retention_table(inference, paired):
     """Stage 2: every pruned copy of a fine-tuned parent, as pruned and after its recovery fine-tune, with its
     macro-F1, the retention (macro-F1 as % of the parent's) and the paired 95 % interval of the difference to the

@@ -208,6 +208,29 @@ def _versus(row, is_baseline: bool, base_j: float) -> str:
     return f"x{_readable(row['joules_per_ticket'] / base_j)}" + ("" if math.isfinite(row["saving_ci95"]) else " (single measurement)")
 
 
+FINETUNE_METRICS = {"steps": "optimizer steps", "epochs": "epochs", "best_epoch": "epoch kept (best validation)",
+                    "first_val_macro_f1": "validation macro-F1 after the first epoch",
+                    "best_val_macro_f1": "validation macro-F1 kept", "loss_first": "loss, first step",
+                    "loss_last": "loss, last step", "train_tokens": "training tokens", "seconds": "wall seconds",
+                    "validation_seconds": "of which validation, s", "joules_per_training_token": "J per training token",
+                    "joules_per_epoch": "J per epoch"}  # notebook 5's table; the energy method is printed below it
+
+
+def quantities(values: dict, names: dict, column: str):
+    """A small table a reader scans: `values` picked and renamed by `names` ({key: readable name}), one column named
+    `column`; numbers as plain decimals with three significant digits (whole numbers as they are), None as "n/a"."""
+    import pandas as pd
+
+    def text(v):
+        if v is None:
+            return "n/a"
+        if isinstance(v, int) or (isinstance(v, float) and v.is_integer() and abs(v) >= 1):
+            return f"{v:,.0f}"
+        return _significant(v) if isinstance(v, float) else str(v)
+
+    return pd.DataFrame({column: [text(values.get(k)) for k in names]}, index=list(names.values()))
+
+
 def to_markdown(table) -> str:
     """A plain GitHub-style markdown table (no extra dependency)."""
     cells = [list(map(str, table.columns))] + [[str(v) for v in row] for row in table.itertuples(index=False)]

@@ -139,3 +139,34 @@ def test_finetune_finding_reads_a_validated_run_and_an_energy_only_run(records):
     assert text.startswith("fp32-lora trained for its fine-tuning energy only: 8 steps (0.14 epochs) took 2.0 min, "
                            "3 kJ per epoch and 0.25 J per training token")
     assert "Not validated and not evaluated" in text
+
+
+def test_figure_titles_state_what_the_figures_show():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    from helpers import figures
+
+    def row(pattern, sparsity, stage, kept):
+        return {"parent": "bf16-lora", "method": "wanda", "pattern": pattern, "sparsity": sparsity, "stage": stage,
+                "retention_pct": kept, "retention_ci_low_pct": kept - 10, "retention_ci_high_pct": kept + 10}
+
+    stage2 = pd.DataFrame([row("2:4", 0.5, "as pruned", 2.0), row("2:4", 0.5, "recovered", 52.4),
+                           row("unstructured", 0.5, "as pruned", 59.0), row("unstructured", 0.5, "recovered", 81.4),
+                           row("unstructured", 0.3, "recovered", 94.6)])
+    assert findings.retention_title(stage2) == "After recovery, wanda 30 % keeps 95 % of bf16-lora's macro-F1, wanda 2:4 52 %"
+    fig, ax = plt.subplots()
+    figures.retention_plot(ax, stage2)
+    series = [c.lines[0] for c in ax.containers]  # each errorbar's data line
+    at_half = sorted(round(y, 1) for line in series for x, y in zip(line.get_xdata(), line.get_ydata()) if x == 50)
+    assert at_half == [2.0, 52.4, 59.0, 81.4]  # 2:4 and unstructured at 50 % stay apart, never averaged
+    plt.close(fig)
+
+    winners = pd.DataFrame({"min": [0.0, 0.2], "max": [0.15, 1.0]}, index=["bf16-lora@fp32", "bf16-lora"])
+    assert findings.winners_title(winners) == "R's winner: bf16-lora@fp32 for w 0–0.15, bf16-lora for w 0.2–1"
+    life = pd.DataFrame({"variant": ["fp32", "bf16", "nf4", "int8"], "within_noise": [False, False, False, True],
+                         "break_even_tickets": [0.0, 2355.2, float("inf"), 10.0]})
+    assert findings.breakeven_title(life, "fp32") == "Against fp32, bf16 pays back first: after 2,355 tickets"
+    assert findings.breakeven_title(life.iloc[[0, 2, 3]], "fp32").startswith("No variant's saving against fp32")

@@ -374,3 +374,30 @@ def test_interleaved_energies_replace_the_cells_own_and_compare_round_by_round()
         ranking.task_table(table.drop(index=[5, 7]), interleaved=True)
     with pytest.raises(ValueError, match="come from 2 executions of notebook 7's measurement"):  # never paired
         ranking.task_table(table.assign(measurement=["m1"] * 7 + ["m2"]), interleaved=True)
+
+
+def test_energy_by_phase_sums_every_record_of_a_notebook_and_its_title_names_the_largest():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from helpers import figures, findings
+    from helpers.lifecycle import energy_by_phase
+
+    table = pd.DataFrame({"notebook": ["05_finetune", "05_finetune", "06_rca_eval", "06_rca_eval", "01_data"],
+                          "phase": ["finetune", "finetune", "inference", "response", "data"],
+                          "joules": [6000.0, 2000.0, 1000.0, 1000.0, None]})
+    phases = energy_by_phase(table)
+    assert phases.loc["05_finetune", "finetune"] == pytest.approx(8.0)  # kJ, summed (two records), not averaged
+    assert phases.index.tolist() == ["05_finetune", "06_rca_eval"]  # a record without energy adds no bar
+    assert findings.energy_title(phases) == "05_finetune holds 80 % of the measured energy (finetune: 80 %)"
+    fig, ax = plt.subplots()
+    figures.energy_by_phase_plot(ax, phases, "modelled")
+    assert [round(p.get_width(), 6) for p in ax.patches if p.get_width()] == [8.0, 1.0, 1.0]
+    plt.close(fig)
+
+
+def test_quantities_read_as_plain_numbers():
+    table = report.quantities({"steps": 171, "loss": 0.0285, "seconds": 1524.6, "epochs": 3.0, "best": None},
+                              {"steps": "steps", "loss": "loss", "seconds": "s", "epochs": "epochs", "best": "best"}, "v")
+    assert table["v"].tolist() == ["171", "0.0285", "1525", "3", "n/a"]

@@ -60,3 +60,22 @@ def test_retention_of_pruned_copies_against_their_parent_with_the_paired_interva
     assert table.retention_ci_low_pct.tolist() == pytest.approx([25.0, 75.0])
     assert table.retention_ci_high_pct.tolist() == pytest.approx([75.0, 105.0])
     assert retention_table(inference.iloc[[0, 3]], paired.iloc[:0]).empty  # no stage 2: an empty table
+
+
+def test_paired_overview_puts_each_variants_differences_on_one_row():
+    from helpers.ranking import paired_overview
+
+    nan = float("nan")
+    paired = pd.DataFrame({
+        "a": ["bf16-lora", "bf16-lora", "bf16-lora-wanda30"],
+        "b": ["tfidf-logreg", "retrieval-tfidf", "bf16-lora"],
+        "macro_f1_diff": [0.145, nan, -0.1], "macro_f1_diff_ci_low": [-0.004, nan, -0.2],
+        "macro_f1_diff_ci_high": [0.242, nan, -0.03], "verdict": ["no significant difference", nan, "worse"],
+        "note_quality_diff": [nan, -0.08, 0.01], "note_quality_diff_ci_low": [nan, -0.12, -0.02],
+        "note_quality_diff_ci_high": [nan, -0.04, 0.05], "note_verdict": [nan, "worse", "no significant difference"]})
+    table = paired_overview(paired).set_index("variant")
+    assert table.index.tolist() == ["bf16-lora", "bf16-lora-wanda30"]
+    assert table.loc["bf16-lora", "macro-F1 minus tfidf-logreg"] == "+0.14 [-0.00, +0.24] no significant difference"
+    assert table.loc["bf16-lora", "note quality minus retrieval-tfidf"] == "-0.08 [-0.12, -0.04] worse"
+    assert table.loc["bf16-lora-wanda30", "macro-F1 minus its parent or base"] == "bf16-lora: -0.10 [-0.20, -0.03] worse"
+    assert table.loc["bf16-lora-wanda30", "macro-F1 minus tfidf-logreg"] == ""  # not compared: blank, not NaN
