@@ -67,9 +67,10 @@ def retention_plot(ax, stage2):
         rows = rows.sort_values("sparsity")
         color = colors.setdefault((parent, method, pattern), f"C{len(colors)}")
         name = f"{method} {pattern}" + (f" of {parent}" if stage2["parent"].nunique() > 1 else "")
-        below, above = rows["retention_pct"] - rows["retention_ci_low_pct"], rows["retention_ci_high_pct"] - rows["retention_pct"]
-        ax.errorbar(100 * rows["sparsity"], rows["retention_pct"], yerr=[below, above], color=color, capsize=3,
-                    marker="s" if pattern == "2:4" else "o", ls="-" if stage == "recovered" else "--", label=f"{name}, {stage}")
+        kept = rows["retention_pct"]
+        ax.errorbar(100 * rows["sparsity"], kept, yerr=[kept - rows["retention_ci_low_pct"], rows["retention_ci_high_pct"] - kept],
+                    color=color, capsize=3, marker="s" if pattern == "2:4" else "o",
+                    ls="-" if stage == "recovered" else "--", label=f"{name}, {stage}")
     ax.axhline(100, color="grey", ls=":", lw=1, label="parent (100 %)")
     ax.set(xlabel="sparsity, % of the block linears' weights",
            ylabel="macro-F1 kept, % of the parent's\n(paired 95 % interval)")

@@ -132,11 +132,13 @@ def lora_finetune(model, tokenizer, examples: list[dict], output_dir: Path, epoc
     the last step), and output_dir keeps the adapter of the best one; without, the final adapter is saved.
     Returns (the peft-wrapped model as trained last, the training log: steps, loss curve with each step's epoch,
     tokens (in all and after each step), the wall seconds of every step after the first (from one step's end to the
-    next's, validation included where it ran), trainable parameters, the attention it trained with, validation
-    history and best epoch (empty and None without validation)).
+    next's, validation included where it ran), trainable parameters, the attention and autocast it trained with,
+    validation history and best epoch (empty and None without validation)).
 
-    CPU-safe settings: use_cpu when there is no GPU, an explicit bf16 flag, no activation checkpointing
-    (pointless for a 135M model), no checkpoints, no reporting integrations.
+    CPU-safe settings: use_cpu when there is no GPU, an explicit half-precision flag, no activation checkpointing
+    (pointless for a 135M model), no checkpoints, no reporting integrations. `bf16` asks for half-precision autocast:
+    bf16, or fp16 when the model's weights are fp16 (bf16 autocast would run an fp16 model's math in bf16); the log
+    says which (`mixed_precision`).
 
     Training runs the attention `training_attention`; by default eager on a CPU, whose backward there is faster than
     SDPA's (bench/notes.md: a bf16 step 13-20 % shorter, nf4 19 %), and the model's own on a GPU, where SDPA has
@@ -153,6 +155,8 @@ def lora_finetune(model, tokenizer, examples: list[dict], output_dir: Path, epoc
         raise ValueError(f"epochs must be > 0 (or max_steps >= 1), got epochs={epochs}, max_steps={max_steps}")
     if validation and not labels:
         raise ValueError("validation tickets need the labels to score them against")
+    weights = {p.dtype for p in model.parameters() if p.is_floating_point()}
+    mixed_precision = ("fp16" if torch.float16 in weights else "bf16") if bf16 else "none"
     own_attention = model.config._attn_implementation
     validate = _Validation(validation, labels, output_dir, own_attention) if validation else None
     if training_attention is None:
@@ -180,7 +184,7 @@ def lora_finetune(model, tokenizer, examples: list[dict], output_dir: Path, epoc
             learning_rate=learning_rate, lr_scheduler_type="cosine", warmup_steps=warmup_ratio,  # a float below 1: a share of all steps
             logging_steps=1,
             save_strategy="no", report_to="none", seed=seed, data_seed=seed, use_cpu=not torch.cuda.is_available(),
-            bf16=bf16, activation_checkpointing=False, max_length=512, dataloader_num_workers=0, disable_tqdm=True,
+            bf16=mixed_precision == "bf16", fp16=mixed_precision == "fp16", activation_checkpointing=False, max_length=512, dataloader_num_workers=0, disable_tqdm=True,
         )
         trainer = SFTTrainer(model=model, args=config, train_dataset=Dataset.from_list(examples),
                              processing_class=tokenizer, peft_config=peft_config,
@@ -197,7 +201,7 @@ def lora_finetune(model, tokenizer, examples: list[dict], output_dir: Path, epoc
            "train_tokens": int(tokens[-1]) if tokens else None, "step_tokens": tokens,
            "step_seconds": [b - a for a, b in zip(step_ends, step_ends[1:])],
            "trainable_params": sum(p.numel() for p in trainer.model.parameters() if p.requires_grad),
-           "training_attention": training_attention}
+           "training_attention": training_attention, "mixed_precision": mixed_precision}
     if validate:
         best = max(validate.history, key=lambda h: h["val_macro_f1"])
         log.update(validation=validate.history, best_epoch=best["epoch"], best_val_macro_f1=best["val_macro_f1"],

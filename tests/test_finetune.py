@@ -132,3 +132,14 @@ def test_eager_attention_in_training_gives_the_losses_of_sdpa_and_validation_kee
         assert model.config._attn_implementation == "sdpa" and log["training_attention"] == attention
     assert seen == ["sdpa", "sdpa"]
     torch.testing.assert_close(torch.tensor(curves["eager"]), torch.tensor(curves["sdpa"]), rtol=1e-3, atol=1e-3)
+
+
+def test_an_fp16_model_trains_under_fp16_autocast_not_bf16(tiny_model, tokenizer, tmp_path):
+    examples = finetune.rca_examples(ticket_generator.generate_splits(8, seed=0)["train"], ticket_generator.LABELS)[:2]
+    half = copy.deepcopy(tiny_model).to(torch.float16)
+    _, log = finetune.lora_finetune(half, tokenizer, examples, tmp_path / "fp16", epochs=1, batch_size=2,
+                                    learning_rate=1e-2, seed=0, max_steps=1, bf16=True)
+    assert log["mixed_precision"] == "fp16" and log["steps"] == 1
+    _, log = finetune.lora_finetune(tiny_model.to(torch.bfloat16), tokenizer, examples, tmp_path / "bf16", epochs=1,
+                                    batch_size=2, learning_rate=1e-2, seed=0, max_steps=1, bf16=True)
+    assert log["mixed_precision"] == "bf16"
