@@ -8,6 +8,7 @@
     .venv/bin/python bench/lora_levers.py '{"adapter_bf16": true, "bf16": false}'   # bf16 LoRA weights too
     .venv/bin/python bench/lora_levers.py '{"sampling": "group_by_length"}'     # batches of similar length
     .venv/bin/python bench/lora_levers.py '{"compile": true, "pad_mult": 64, "steps": 10}'  # torch.compile
+    .venv/bin/python bench/lora_levers.py '{"precision": "fp16", "bf16": false, "fp16": true, "steps": 2}'  # fp16
 
 The default data's first examples, batch 8, bf16 base, LoRA r 16 on every block linear, trl's SFTTrainer with the
 study's CPU settings. Prints one JSON line: each step's seconds (the first includes one-time set-up; the median
@@ -58,7 +59,7 @@ def main(cfg: dict) -> dict:
         config = SFTConfig(
             output_dir=scratch, max_steps=cfg.get("steps", 6), per_device_train_batch_size=8, learning_rate=1e-3,
             logging_steps=1, save_strategy="no", report_to="none", seed=0, data_seed=0, use_cpu=True,
-            bf16=cfg.get("bf16", True), activation_checkpointing=False, max_length=512, dataloader_num_workers=0,
+            bf16=cfg.get("bf16", True), fp16=cfg.get("fp16", False), activation_checkpointing=False, max_length=512, dataloader_num_workers=0,
             disable_tqdm=True, train_sampling_strategy=cfg.get("sampling", "random"),
             torch_compile=cfg.get("compile", False), pad_to_multiple_of=cfg.get("pad_mult"))
         trainer = SFTTrainer(model=model, args=config, train_dataset=Dataset.from_list(examples),

@@ -184,7 +184,8 @@ def lora_finetune(model, tokenizer, examples: list[dict], output_dir: Path, epoc
             learning_rate=learning_rate, lr_scheduler_type="cosine", warmup_steps=warmup_ratio,  # a float below 1: a share of all steps
             logging_steps=1,
             save_strategy="no", report_to="none", seed=seed, data_seed=seed, use_cpu=not torch.cuda.is_available(),
-            bf16=mixed_precision == "bf16", fp16=mixed_precision == "fp16", activation_checkpointing=False, max_length=512, dataloader_num_workers=0, disable_tqdm=True,
+            bf16=mixed_precision == "bf16", fp16=mixed_precision == "fp16", activation_checkpointing=False,
+            max_length=512, dataloader_num_workers=0, disable_tqdm=True,
         )
         trainer = SFTTrainer(model=model, args=config, train_dataset=Dataset.from_list(examples),
                              processing_class=tokenizer, peft_config=peft_config,

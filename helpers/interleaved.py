@@ -14,7 +14,8 @@ from __future__ import annotations
 from helpers.energy import best_reading, per_item
 from helpers.response import generate_notes
 from helpers.scoring import BATCH_SIZE, score_labels
-from helpers.variants import Variant, unsupported_here
+from helpers.models import pick_device, unsupported
+from helpers.variants import Variant
 
 PHASES = {"rca": "inference", "note": "response"}  # as notebook 6 names its records of the two tasks
 
@@ -24,7 +25,8 @@ def evaluated_variants(records: list[dict]) -> dict[str, Variant]:
     when this machine cannot run one of them (e.g. records of a GPU run re-analysed on a CPU)."""
     evaluated = {r["variant"]: Variant(**r["spec"]) for r in records
                  if r["notebook"] == "06_rca_eval" and r["phase"] == "inference" and r.get("spec")}
-    cannot = {name: why for name, variant in evaluated.items() if (why := unsupported_here(variant))}
+    device = pick_device()  # inference only: their fine-tuning is done
+    cannot = {name: why for name, variant in evaluated.items() if (why := unsupported(variant.precision, device))}
     if cannot:
         raise ValueError(f"notebook 7 measures every evaluated variant here, and this machine cannot run "
                          f"{', '.join(f'{n} ({w})' for n, w in cannot.items())}")

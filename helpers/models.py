@@ -104,6 +104,17 @@ def unsupported(precision: str, device: str) -> str | None:
     return None
 
 
+def unsupported_training(precision: str, device: str) -> str | None:
+    """Why a LoRA fine-tune at this precision cannot run on this device in useful time, or None when it can."""
+    import torch
+
+    native_fp16 = getattr(torch.cpu, "_is_amx_fp16_supported", lambda: False)()
+    if precision == "fp16" and device == "cpu" and not native_fp16:
+        return ("fp16 fine-tuning needs fp16 matrix math, which this CPU lacks (no AMX-FP16): an fp16 LoRA step runs "
+                "tens of times slower than a bf16 one (bench/notes.md)")
+    return unsupported(precision, device)
+
+
 def compute_path_name(precision: str, device: str) -> str:
     """What actually executes the linear layers, in words (recorded with every result)."""
     if precision in BNB_PRECISIONS:

@@ -85,10 +85,14 @@ def quality(profile: str) -> tuple[pd.DataFrame, str]:
     return table.drop(columns=["macro_f1", "fine-tuned", "tickets", "width"]), " ".join(text)
 
 
-def stage1(profile: str) -> pd.DataFrame:
+def stage1(profile: str, cells=None) -> pd.DataFrame:
     """Stage 1: every model taught the task and not pruned (fine-tuned, and its merged weights served at other
     precisions), with the fine-tuning's J per training token (its own, or its parent's), RCA J per ticket, the note's
-    J per generated token (fixed-length notes), macro-F1 with its interval and note quality."""
+    J per generated token (fixed-length notes), macro-F1 with its interval and note quality; and each fine-tuning of
+    the grid (`cells`, by default the profile's) this hardware cannot run, with its "N/A: reason"."""
+    from helpers.grid import expand, load_profile
+    from helpers.variants import unsupported_here
+
     records = load_records(profile)
     tuned = {r["variant"]: r for r in records if r["notebook"] == "05_finetune"}
     notes = {r["variant"]: r["metrics"] for r in records if r["notebook"] == "06_rca_eval" and r["phase"] == "response"}
@@ -114,6 +118,11 @@ def stage1(profile: str) -> pd.DataFrame:
             rows.append({"variant": name, "runs at": spec["precision"], "fine-tuned as": name,
                          "fine-tuning J per training token": _fmt(fit.get("joules_per_training_token")),
                          "RCA J per ticket": f"not evaluated ({fit.get('steps')} steps: energy only)"})
+    for cell in cells if cells is not None else expand(load_profile(profile)):
+        variant = cell.variant_spec() if cell.notebook == "05_finetune" else None
+        if variant and variant.name not in tuned and (why := unsupported_here(variant)):
+            rows.append({"variant": variant.name, "runs at": variant.precision, "fine-tuned as": variant.name,
+                         "fine-tuning J per training token": f"N/A: {why}"})
     return pd.DataFrame(rows).fillna("")
 
 
@@ -175,7 +184,7 @@ def section(profile: str, cells=None) -> str:
     table, text = quality(profile)
     finding = results_dir(profile) / "finding.md"
     finding = f"\n\n**Finding** (notebook 7, generated): {finding.read_text().strip()}" if finding.is_file() else ""
-    first, second = stage1(profile), stage2(profile)
+    first, second = stage1(profile, cells), stage2(profile)
     stages = "".join([
         f"**Stage 1** (models taught the task, at their serving precisions; energy per the method below):\n\n"
         f"{to_markdown(first)}\n" if not first.empty else "",

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from helpers.models import BNB_PRECISIONS, FOUR_BIT, check_precision, compute_path_name, load_model, pick_device, unsupported
+from helpers.models import (BNB_PRECISIONS, FOUR_BIT, check_precision, compute_path_name, load_model, pick_device,
+                            unsupported, unsupported_training)
 from helpers.paths import artifacts_dir
 from helpers.prune import check_prune_spec
 
@@ -138,8 +139,10 @@ def adapter_dir(profile: str, variant: Variant):
 
 
 def unsupported_here(variant: Variant, device: str | None = None) -> str | None:
-    """'N/A' reason when this hardware cannot run the variant at all (it is then recorded, not run)."""
-    return unsupported(variant.precision, device or pick_device())
+    """'N/A' reason when this hardware cannot run the variant at all, or cannot fine-tune it (it is then recorded,
+    not run)."""
+    check = unsupported_training if variant.finetune != "none" else unsupported
+    return check(variant.precision, device or pick_device())
 
 
 def weights_source(variant: Variant, profile: str, model_path="default"):

@@ -10,3 +10,18 @@ def test_check_room_refuses_in_one_line_when_the_variants_left_may_not_fit(tiny_
     with pytest.raises(MemoryError, match=r"holds every evaluated variant at once, and 1000000000 more of about "
                                           r"0\.\d\d GiB each may not fit in the [\d.]+ GiB free on cpu"):
         interleaved.check_room(tiny_model, still_to_load=10**9)
+
+
+def test_evaluated_variants_are_refused_only_where_their_inference_cannot_run(monkeypatch):
+    def record(variant, **spec):
+        full = {"precision": "fp32", "method": "none", "sparsity": 0.0, "pattern": "unstructured", "finetune": "none",
+                "parent": "", **spec}
+        return {"notebook": "06_rca_eval", "phase": "inference", "variant": variant, "spec": full}
+
+    monkeypatch.setattr(interleaved, "pick_device", lambda: "cpu")
+    records = [record("fp16-lora", precision="fp16", finetune="lora"), record("dynamic-int8", precision="dynamic-int8")]
+    assert list(interleaved.evaluated_variants(records)) == ["fp16-lora", "dynamic-int8"]  # trained elsewhere: runs
+    monkeypatch.setattr(interleaved, "pick_device", lambda: "cuda")
+    with pytest.raises(ValueError, match=r"this machine cannot run dynamic-int8 \(torch dynamic int8 quantization "
+                                         r"runs on CPU only\)$"):
+        interleaved.evaluated_variants(records)

@@ -115,3 +115,15 @@ def test_published_notebooks_have_the_code_of_their_sources():
     for path in published:
         assert code(path) == code(grid.notebook_path(path.name.split("__")[0].removesuffix(".ipynb"))), path.name
     assert sum(p.stat().st_size for p in folder.iterdir()) < 15e6  # GitHub renders it; the repository stays small
+
+
+def test_stage_one_says_which_fine_tuning_this_hardware_cannot_run(finished_run, monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cpu, "_is_amx_fp16_supported", lambda: False, raising=False)  # a CPU without fp16 matrix math
+    cells = grid.expand(grid.load_profile("smoke")) + [grid.Cell("05_finetune", "fp16-lora", {"precision": "fp16",
+                                                                                            "finetune": "lora"})]
+    rows = reference.stage1(NAME, cells).set_index("variant")
+    assert rows.loc["bf16-lora", "fine-tuned as"] == "bf16-lora"  # trained: its record's row, no N/A
+    assert rows.loc["fp16-lora", "fine-tuning J per training token"].startswith(
+        "N/A: fp16 fine-tuning needs fp16 matrix math, which this CPU lacks")

@@ -52,8 +52,17 @@ def test_missing_upstream_artefact_names_the_notebook(tmp_path):
         load_variant(Variant("bf16", "wanda", 0.5, parent="bf16-lora"), "no-such-profile")
 
 
-def test_hardware_that_cannot_run_a_variant_says_why():
+def test_hardware_that_cannot_run_a_variant_says_why(monkeypatch):
+    import torch
+
     assert unsupported_here(Variant("dynamic-int8"), "cpu") is None
+    monkeypatch.setattr(torch.cpu, "_is_amx_fp16_supported", lambda: False, raising=False)
+    assert unsupported_here(Variant("fp16"), "cpu") is None  # fp16 runs on any CPU (slowly)...
+    assert "fp16 matrix math" in unsupported_here(Variant("fp16", finetune="lora"), "cpu")  # ...but trains only
+    assert unsupported_here(Variant("fp16", finetune="lora"), "cuda") is None               # with fp16 matrix math
+    assert unsupported_here(Variant("bf16", finetune="lora"), "cpu") is None
+    monkeypatch.setattr(torch.cpu, "_is_amx_fp16_supported", lambda: True, raising=False)
+    assert unsupported_here(Variant("fp16", finetune="lora"), "cpu") is None
     assert "CPU only" in unsupported_here(Variant("dynamic-int8"), "cuda")
     with pytest.raises(ValueError, match="runs on CPU only"):
         models.load_model("default", "dynamic-int8", device="cuda")
