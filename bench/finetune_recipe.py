@@ -35,7 +35,6 @@ def main() -> None:
                         help="attention while training (validation and test scoring use SDPA, as the study does)")
     args = parser.parse_args()
 
-    models.set_runtime(args.threads, args.seed)
     splits = ticket_generator.generate_splits(args.n_tickets, args.seed, label_noise=0.05, shift=True)
     labels = ticket_generator.LABELS
     y_true = [t["root_cause"] for t in splits["test"]]
@@ -63,8 +62,8 @@ def train_and_test(args, attention: str, splits: dict, labels: list[str]) -> lis
     test = splits["test"]
     scores = scoring.score_labels(best, tokenizer, [t["text"] for t in test], labels)
     y_true = [t["root_cause"] for t in test]
-    out = {"args": {**vars(args), "attention": attention}, "examples": len(examples), "steps": log["steps"], "seconds": round(seconds, 1),
-           "train_tokens": log["train_tokens"], "validation": log["validation"], "best_epoch": log["best_epoch"]}
+    out = {"args": {**vars(args), "attention": attention}, "examples": len(examples), "steps": log["steps"],
+           "seconds": round(seconds, 1), "train_tokens": log["train_tokens"], "validation": log["validation"], "best_epoch": log["best_epoch"]}
     for reduce in scoring.REDUCTIONS:
         y_pred = [labels[i] for i in scoring.apply_rule(scores, scoring.ScoringRule(reduce)).argmax(axis=1)]
         out[f"test_{reduce}"] = {**classification.rca_metrics(y_true, y_pred, labels), **classification.prediction_spread(y_pred)}

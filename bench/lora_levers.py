@@ -59,8 +59,8 @@ def main(cfg: dict) -> dict:
         config = SFTConfig(
             output_dir=scratch, max_steps=cfg.get("steps", 6), per_device_train_batch_size=8, learning_rate=1e-3,
             logging_steps=1, save_strategy="no", report_to="none", seed=0, data_seed=0, use_cpu=True,
-            bf16=cfg.get("bf16", True), fp16=cfg.get("fp16", False), activation_checkpointing=False, max_length=512, dataloader_num_workers=0,
-            disable_tqdm=True, train_sampling_strategy=cfg.get("sampling", "random"),
+            bf16=cfg.get("bf16", True), fp16=cfg.get("fp16", False), activation_checkpointing=False, max_length=512,
+            dataloader_num_workers=0, disable_tqdm=True, train_sampling_strategy=cfg.get("sampling", "random"),
             torch_compile=cfg.get("compile", False), pad_to_multiple_of=cfg.get("pad_mult"))
         trainer = SFTTrainer(model=model, args=config, train_dataset=Dataset.from_list(examples),
                              processing_class=tokenizer, peft_config=lora, callbacks=[StepTimer()])
