@@ -35,13 +35,18 @@ def record_cell_ids(profile: str) -> dict[str, str | None]:
 
 
 def not_runnable_here(cell: grid.Cell, device: str | None = None) -> str | None:
-    """Fine-tuning and evaluation of a variant the hardware cannot run are skipped (notebook 4 records the N/A).
-    `device`: where the cells will run ("cuda" for Slurm GPU jobs), when it is not this machine."""
-    if cell.notebook not in ("05_finetune", "06_rca_eval"):
-        return None
-    from helpers.variants import unsupported_here
+    """Fine-tuning and evaluation of a variant the hardware cannot run or fine-tune are skipped (notebook 4 records
+    the N/A), and so is every cell of a variant made from a fine-tuned parent that cannot be fine-tuned here (its
+    merged weights never exist). `device`: where the cells will run ("cuda" for Slurm GPU jobs), when it is not
+    this machine."""
+    from helpers.variants import parent_unsupported_here, unsupported_here
 
-    return unsupported_here(cell.variant_spec(), device)
+    variant = cell.variant_spec()
+    if variant is None:
+        return None
+    if cell.notebook in ("05_finetune", "06_rca_eval"):
+        return unsupported_here(variant, device)
+    return parent_unsupported_here(variant, device)  # notebooks 3 and 4 record their own N/A, not a parent's
 
 
 def status(profile: str, cell: grid.Cell, owners: dict | None = None, device: str | None = None) -> str:

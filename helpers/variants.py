@@ -139,10 +139,19 @@ def adapter_dir(profile: str, variant: Variant):
 
 
 def unsupported_here(variant: Variant, device: str | None = None) -> str | None:
-    """'N/A' reason when this hardware cannot run the variant at all, or cannot fine-tune it (it is then recorded,
-    not run)."""
+    """'N/A' reason when this hardware cannot run the variant at all, cannot fine-tune it, or cannot fine-tune the
+    parent it is made from (it is then recorded, not run)."""
+    device = device or pick_device()
     check = unsupported_training if variant.finetune != "none" else unsupported
-    return check(variant.precision, device or pick_device())
+    return parent_unsupported_here(variant, device) or check(variant.precision, device)
+
+
+def parent_unsupported_here(variant: Variant, device: str | None = None) -> str | None:
+    """'N/A' reason when the variant is made from a fine-tuned parent this hardware cannot fine-tune: the parent's
+    merged weights never exist here."""
+    if variant.parent and (why := unsupported_here(parent_variant(variant.parent), device)):
+        return f"its parent {variant.parent} is N/A here ({why})"
+    return None
 
 
 def weights_source(variant: Variant, profile: str, model_path="default"):

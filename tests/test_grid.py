@@ -29,6 +29,21 @@ def test_fine_tuning_energy_at_more_precisions_is_a_capped_run_that_is_not_evalu
     assert not any(label.startswith("06_rca_eval[fp32-lora") or label.startswith("06_rca_eval[int8") for label in cells)
 
 
+def test_a_fine_tuning_this_hardware_cannot_run_takes_the_cells_made_from_it_along(tmp_path, monkeypatch):
+    import torch
+
+    from helpers import execution
+
+    monkeypatch.setattr(torch.cpu, "_is_amx_fp16_supported", lambda: False, raising=False)  # no fp16 matrix math
+    profile = grid.load_profile(str(fresh_profile(tmp_path, "pytest-grid", variants=[
+        {"precision": "bf16", "finetune": "lora"}, {"precision": "fp16", "finetune": "lora"}])))
+    na = {c.label: why for c in grid.expand(profile) if (why := execution.not_runnable_here(c, "cpu"))}
+    assert set(na) == {"05_finetune[fp16-lora]", "06_rca_eval[fp16-lora]",  # its fine-tune and evaluation,
+                       "04_quantize[fp16-lora@fp32]", "06_rca_eval[fp16-lora@fp32]"}  # and its merged weights served
+    assert na["04_quantize[fp16-lora@fp32]"].startswith("its parent fp16-lora is N/A here (fp16 fine-tuning needs")
+    assert not [c for c in grid.expand(profile) if execution.not_runnable_here(c, "cuda")]  # a GPU trains fp16
+
+
 def test_each_notebook_gets_only_the_parameters_it_declares():
     for cell in grid.expand(grid.load_profile("smoke")):
         assert set(cell.parameters) <= set(grid.declared_parameters(cell.notebook)), cell.label
