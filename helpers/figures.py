@@ -62,11 +62,11 @@ def retention_plot(ax, stage2):
     """Stage 2's retention (macro-F1 as % of the parent's, with the paired 95 % interval) against sparsity: one
     series per parent, method and pattern, dashed as pruned and solid after the recovery fine-tune. A 2:4 pattern is
     a series of its own (squares), never averaged with unstructured pruning at the same sparsity."""
-    colors = {}
+    colors, parents = {}, stage2["parent"].nunique()
     for (parent, method, pattern, stage), rows in stage2.groupby(["parent", "method", "pattern", "stage"]):
         rows = rows.sort_values("sparsity")
         color = colors.setdefault((parent, method, pattern), f"C{len(colors)}")
-        name = f"{method} {pattern}" + (f" of {parent}" if stage2["parent"].nunique() > 1 else "")
+        name = f"{method} {pattern}" + (f" of {parent}" if parents > 1 else "")
         kept = rows["retention_pct"]
         ax.errorbar(100 * rows["sparsity"], kept, yerr=[kept - rows["retention_ci_low_pct"], rows["retention_ci_high_pct"] - kept],
                     color=color, capsize=3, marker="s" if pattern == "2:4" else "o",

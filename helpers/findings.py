@@ -192,6 +192,11 @@ def versus_paper(ranked, records: list[dict]) -> str:
                       f"no 2:4 sparse kernel ran here ({two_four.compute_path.iloc[0]}), so its zeros saved no work."))
 
 
+def _pruning(method: str, pattern: str, sparsity: float) -> str:
+    """'wanda 30 %' or 'wanda 2:4'."""
+    return f"{method} {'2:4' if pattern == '2:4' else f'{sparsity * 100:.0f} %'}"
+
+
 def stage2(retention) -> str:
     """Stage 2 in a sentence per parent: how much of its macro-F1 each pruning kept, as pruned and after recovery,
     with the paired interval (ranking.retention_table)."""
@@ -203,7 +208,7 @@ def stage2(retention) -> str:
         for (method, pattern, sparsity), way in rows.groupby(["method", "pattern", "sparsity"], sort=False):
             kept = "; ".join(f"{r.stage} {r.retention_pct:.0f} % [{r.retention_ci_low_pct:.0f}, "
                              f"{r.retention_ci_high_pct:.0f}] ({r.verdict})" for r in way.itertuples())
-            ways.append(f"{method} {'2:4' if pattern == '2:4' else f'{sparsity * 100:.0f} %'}: {kept}")
+            ways.append(f"{_pruning(method, pattern, sparsity)}: {kept}")
         parts.append(f"Stage 2 pruned {parent} (chosen by R on notebook 6's energies, before notebook 7); macro-F1 "
                      f"kept, as % of its own on the same tickets with the paired 95 % interval — " + ", ".join(ways) + ".")
     return " ".join(parts)
@@ -281,8 +286,6 @@ def _recommendation(ranked, paired, w: float, summary, classical) -> str:
 
 
 # Figure titles that state what the figure shows, from the same tables the figures draw.
-def _pruning(row) -> str:
-    return f"{row.method} {'2:4' if row.pattern == '2:4' else f'{row.sparsity * 100:.0f} %'}"
 
 
 def retention_title(stage2) -> str:
@@ -293,8 +296,10 @@ def retention_title(stage2) -> str:
     best, worst = ordered.iloc[0], ordered.iloc[-1]
     when = "After recovery" if best.stage == "recovered" else "As pruned"
     parent = best.parent if stage2.parent.nunique() == 1 else "its parent"
-    text = f"{when}, {_pruning(best)} keeps {best.retention_pct:.0f} % of {parent}'s macro-F1"
-    return text + (f", {_pruning(worst)} {worst.retention_pct:.0f} %" if len(ordered) > 1 else "")
+    text = (f"{when}, {_pruning(best.method, best.pattern, best.sparsity)} keeps {best.retention_pct:.0f} % of "
+            f"{parent}'s macro-F1")
+    return text + (f", {_pruning(worst.method, worst.pattern, worst.sparsity)} {worst.retention_pct:.0f} %"
+                   if len(ordered) > 1 else "")
 
 
 def winners_title(winners) -> str:
