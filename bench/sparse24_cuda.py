@@ -5,6 +5,8 @@
 For each distinct block-linear shape of the model (q/k/v/o, gate/up/down of decoder layer 0), the weight is
 pruned 2:4 by magnitude (helpers.prune), and F.linear on `tokens` input rows is timed with the dense weight and
 with torch.sparse.to_sparse_semi_structured's weight (fp16 and bf16; median of torch.utils.benchmark runs).
+Then one large square linear (--large, default 8192: far bigger than this model's), with each of PyTorch's two
+2:4 backends (cuSPARSELt and CUTLASS), to tell the kernel's own speed from the cost of calling it on small shapes.
 Then the whole model's forward pass over one batch, dense against every block linear swapped
 (helpers.variants.use_semi_structured). Outputs are compared too: the sparse kernel must give the dense result.
 Without CUDA it prints and writes "N/A: reason": PyTorch's semi-structured kernels exist only on CUDA GPUs.
@@ -53,6 +55,33 @@ def linear_rows(model, tokens: list[int], dtypes) -> list[dict]:
     return rows
 
 
+def large_rows(size: int, tokens: int, dtypes) -> list[dict]:
+    """A random size x size weight pruned 2:4 (largest 2 of every 4 by magnitude), timed dense and with each backend."""
+    import torch
+    import torch.nn.functional as F
+    from torch.sparse import SparseSemiStructuredTensorCUSPARSELT, SparseSemiStructuredTensorCUTLASS
+
+    rows = []
+    for dtype in dtypes:
+        w = torch.randn(size, size, device="cuda", dtype=dtype)
+        groups = w.view(-1, 4)
+        groups.scatter_(1, groups.abs().topk(2, dim=1, largest=False).indices, 0)
+        x = torch.randn(tokens, size, device="cuda", dtype=dtype)
+        dense_ms = median_ms(lambda: F.linear(x, w))
+        for backend, cls in (("cuSPARSELt", SparseSemiStructuredTensorCUSPARSELT), ("CUTLASS", SparseSemiStructuredTensorCUTLASS)):
+            row = {"shape": [size, size], "dtype": str(dtype).split(".")[-1], "tokens": tokens, "backend": backend,
+                   "dense_ms": round(dense_ms, 4)}
+            try:
+                sparse = cls.from_dense(w)
+                row["max_abs_diff"] = (F.linear(x, sparse) - F.linear(x, w)).abs().max().item()
+                row["sparse_ms"] = round(median_ms(lambda: F.linear(x, sparse)), 4)
+                row["speedup"] = round(dense_ms / row["sparse_ms"], 2)
+            except Exception as error:  # a backend this build or GPU lacks: its reason, not a number
+                row["result"] = f"N/A: {type(error).__name__}: {str(error).splitlines()[0][:160]}"
+            rows.append(row)
+    return rows
+
+
 def model_rows(batch: int, seq: int, dtypes) -> list[dict]:
     import torch
 
@@ -84,6 +113,7 @@ def main(argv=None) -> int:
     parser.add_argument("--tokens", type=int, nargs="+", default=[256, 4096])
     parser.add_argument("--batch", type=int, default=16, help="tickets per forward in the whole-model timing")
     parser.add_argument("--seq", type=int, default=256, help="tokens per ticket in the whole-model timing")
+    parser.add_argument("--large", type=int, default=8192, help="side of the large square linear")
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "bench" / "sparse24_cuda.json")
     args = parser.parse_args(argv)
     import torch
@@ -97,6 +127,7 @@ def main(argv=None) -> int:
         model, _ = load_model("default", "fp32", device="cuda")
         doc = {"device": torch.cuda.get_device_name(0), "torch": torch.__version__,
                "linears": linear_rows(model, args.tokens, (torch.float16, torch.bfloat16)),
+               "large": large_rows(args.large, max(args.tokens), (torch.float16, torch.bfloat16)),
                "model": model_rows(args.batch, args.seq, ("fp16", "bf16"))}
         del model
         print(f"{doc['device']}, torch {doc['torch']}: F.linear, dense vs 2:4 semi-structured (median ms), "
@@ -104,6 +135,10 @@ def main(argv=None) -> int:
         for r in doc["linears"]:
             print(f"  {r['layer']:<18} {str(r['shape']):<12} {r['dtype']:<9} {r['tokens']:>5} tokens  "
                   f"dense {r['dense_ms']:.4f}  2:4 {r['sparse_ms']:.4f}  x{r['speedup']}  |diff| {r['max_abs_diff']:.2g}")
+        for r in doc["large"]:
+            print(f"  large {str(r['shape']):<12} {r['dtype']:<9} {r['tokens']:>5} tokens  {r['backend']:<10} "
+                  + (f"dense {r['dense_ms']:.4f}  2:4 {r['sparse_ms']:.4f}  x{r['speedup']}  |diff| {r['max_abs_diff']:.2g}"
+                     if "speedup" in r else r["result"]))
         for r in doc["model"]:
             print(f"  whole model {r['precision']} {r['batch']}x{r['seq']}: dense {r['dense_ms']} ms, "
                   f"2:4 {r['sparse_ms']} ms, x{r['speedup']} ({r['kernel']}; |logit diff| {r['max_abs_logit_diff']:.2g} "
