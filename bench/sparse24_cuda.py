@@ -82,7 +82,17 @@ def large_rows(size: int, tokens: int, dtypes) -> list[dict]:
     return rows
 
 
-def model_rows(batch: int, seq: int, dtypes) -> list[dict]:
+def agreement(logits, reference) -> dict:
+    """How far logits are from a reference's: largest and mean absolute difference, and the share of positions
+    whose most likely next token is the same."""
+    diff = (logits - reference).abs()
+    return {"max_abs_logit_diff": diff.max().item(), "mean_abs_logit_diff": diff.mean().item(),
+            "top1_agreement": (logits.argmax(-1) == reference.argmax(-1)).float().mean().item()}
+
+
+def model_rows(batch: int, seq: int, dtypes, device: str = "cuda") -> list[dict]:
+    """The whole 2:4-pruned model at each 16-bit dtype: dense against semi-structured (time, logits), and, as the
+    yardstick for the logits, the same dense model at 16 bits against fp32 (rounding alone)."""
     import torch
 
     from helpers.models import load_model
@@ -91,20 +101,23 @@ def model_rows(batch: int, seq: int, dtypes) -> list[dict]:
 
     rows = []
     for precision in dtypes:
-        model, _ = load_model("default", precision, device="cuda")
+        model, _ = load_model("default", "fp32", device=device)
         magnitude_prune(model, 0.5, pattern="2:4")
-        ids = torch.randint(0, model.config.vocab_size, (batch, seq), device="cuda")
+        ids = torch.randint(0, model.config.vocab_size, (batch, seq), device=device)
         with torch.inference_mode():
+            exact = model(ids).logits.float()
+            model.to({"fp16": torch.float16, "bf16": torch.bfloat16}[precision])
             reference = model(ids).logits.float()
             dense_ms = median_ms(lambda: model(ids))
-            kernel = use_semi_structured(model, precision, "cuda")
-            diff = (model(ids).logits.float() - reference).abs().max().item()
+            kernel = use_semi_structured(model, precision, device)
+            sparse = model(ids).logits.float()
             sparse_ms = median_ms(lambda: model(ids))
         rows.append({"precision": precision, "batch": batch, "seq": seq, "kernel": kernel,
                      "dense_ms": round(dense_ms, 3), "sparse_ms": round(sparse_ms, 3),
-                     "speedup": round(dense_ms / sparse_ms, 2), "max_abs_logit_diff": diff,
+                     "speedup": round(dense_ms / sparse_ms, 2), **agreement(sparse, reference),
+                     **{f"rounding_{k}": v for k, v in agreement(reference, exact).items()},
                      "max_abs_logit": reference.abs().max().item()})  # the scale the difference is read against
-        del model
+        del model, exact, reference, sparse
     return rows
 
 
@@ -114,6 +127,7 @@ def main(argv=None) -> int:
     parser.add_argument("--batch", type=int, default=16, help="tickets per forward in the whole-model timing")
     parser.add_argument("--seq", type=int, default=256, help="tokens per ticket in the whole-model timing")
     parser.add_argument("--large", type=int, default=8192, help="side of the large square linear")
+    parser.add_argument("--model-only", action="store_true", help="only the whole-model rows")
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "bench" / "sparse24_cuda.json")
     args = parser.parse_args(argv)
     import torch
@@ -124,14 +138,14 @@ def main(argv=None) -> int:
     else:
         from helpers.models import load_model
 
-        model, _ = load_model("default", "fp32", device="cuda")
-        doc = {"device": torch.cuda.get_device_name(0), "torch": torch.__version__,
-               "linears": linear_rows(model, args.tokens, (torch.float16, torch.bfloat16)),
-               "large": large_rows(args.large, max(args.tokens), (torch.float16, torch.bfloat16)),
-               "model": model_rows(args.batch, args.seq, ("fp16", "bf16"))}
-        del model
-        print(f"{doc['device']}, torch {doc['torch']}: F.linear, dense vs 2:4 semi-structured (median ms), "
-              f"backend {doc['linears'][0]['backend']}")
+        doc = {"device": torch.cuda.get_device_name(0), "torch": torch.__version__, "linears": [], "large": []}
+        if not args.model_only:
+            model, _ = load_model("default", "fp32", device="cuda")
+            doc["linears"] = linear_rows(model, args.tokens, (torch.float16, torch.bfloat16))
+            del model
+            doc["large"] = large_rows(args.large, max(args.tokens), (torch.float16, torch.bfloat16))
+        doc["model"] = model_rows(args.batch, args.seq, ("fp16", "bf16"))
+        print(f"{doc['device']}, torch {doc['torch']}: dense vs 2:4 semi-structured (median ms)")
         for r in doc["linears"]:
             print(f"  {r['layer']:<18} {str(r['shape']):<12} {r['dtype']:<9} {r['tokens']:>5} tokens  "
                   f"dense {r['dense_ms']:.4f}  2:4 {r['sparse_ms']:.4f}  x{r['speedup']}  |diff| {r['max_abs_diff']:.2g}")
@@ -141,8 +155,11 @@ def main(argv=None) -> int:
                      if "speedup" in r else r["result"]))
         for r in doc["model"]:
             print(f"  whole model {r['precision']} {r['batch']}x{r['seq']}: dense {r['dense_ms']} ms, "
-                  f"2:4 {r['sparse_ms']} ms, x{r['speedup']} ({r['kernel']}; |logit diff| {r['max_abs_logit_diff']:.2g} "
-                  f"of |logit| up to {r['max_abs_logit']:.3g})")
+                  f"2:4 {r['sparse_ms']} ms, x{r['speedup']} ({r['kernel']}); 2:4 vs dense |logit diff| max "
+                  f"{r['max_abs_logit_diff']:.2g} mean {r['mean_abs_logit_diff']:.2g}, top-1 agreement "
+                  f"{r['top1_agreement']:.3f}; {r['precision']} vs fp32 dense: max {r['rounding_max_abs_logit_diff']:.2g} "
+                  f"mean {r['rounding_mean_abs_logit_diff']:.2g}, top-1 {r['rounding_top1_agreement']:.3f} "
+                  f"(|logit| up to {r['max_abs_logit']:.3g})")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(args.out, json.dumps(doc, indent=2))
     return 0
