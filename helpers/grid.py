@@ -195,13 +195,14 @@ def _unique(items):
     return list(dict.fromkeys(items))
 
 
-def expand(profile: dict) -> list[Cell]:
+def expand(profile: dict, records: list[dict] | None = None, device: str | None = None) -> list[Cell]:
     """All cells of a profile in pipeline order, each notebook given only the parameters it declares.
 
     Stage 1 (notebooks 1-6): data, baselines, the listed variants and their served precisions. Stage 2 (when the
     profile has one): the top-ranked fine-tuned variants pruned (3), measured (4), evaluated (6), recovered (5) and
     evaluated again (6). Its cells exist once stage 1's evaluations are recorded: they are chosen from those, and
-    their ids hash those evaluations' cell ids. The analysis (7) comes last, once every stage is known."""
+    their ids hash those evaluations' cell ids. The analysis (7) comes last, once every stage is known.
+    `records` and `device`: stage 1's records and the device they ran on, when not this machine's (a published run)."""
     variants, served = profile["variants"], served_variants(profile)
     compressed = variants + profile["compression_sweep"]
     # A swept fp32 pruned model needs no quantize run: the prune run already measured it, and its zeros sit in
@@ -220,7 +221,7 @@ def expand(profile: dict) -> list[Cell]:
                        {"max_steps": profile["finetune_energy"]["max_steps"], "validate": False})
     cells = _cells(profile, cells, {"04_quantize": served, "06_rca_eval": _unique(variants + served)})  # merged weights
     if profile["stage2"]:
-        parents = stage2_parents(profile, cells)
+        parents = stage2_parents(profile, cells, records, device)
         if parents is None:
             return cells  # stage 2 and the analysis wait for stage 1's evaluations
         stage1 = tuple(c.id for c in cells if c.notebook == "06_rca_eval")
@@ -255,17 +256,24 @@ def _cells(profile: dict, cells: list[Cell], per_notebook: dict, also_reads: tup
     return cells
 
 
-def stage2_parents(profile: dict, cells: list[Cell]) -> list[Variant] | None:
+def stage2_parents(profile: dict, cells: list[Cell], records: list[dict] | None = None,
+                   device: str | None = None) -> list[Variant] | None:
     """The fine-tuned variants stage 2 prunes: the profile's top_k by R at its w, among stage 1's evaluations that do
     the task, read from the records the evaluation cells wrote. None while an evaluation this machine can run has no
-    record from its current cell."""
+    record from its current cell. `records`, `device`: a finished run's records and its device (a published run),
+    matched by variant name, since the code and so the cell ids may have changed since it ran."""
     from helpers.ranking import ranked_records, top_fine_tuned
     from helpers.results import load_records
     from helpers.variants import unsupported_here
 
-    ids = {c.id for c in cells if c.notebook == "06_rca_eval" and not unsupported_here(c.variant_spec())}
-    records = [r for r in load_records(profile["params"]["profile"]) if r["provenance"].get("cell_id") in ids]
-    if {r["provenance"]["cell_id"] for r in records if r["phase"] == "inference"} != ids:
+    stage1 = {c.id: c.variant for c in cells if c.notebook == "06_rca_eval" and not unsupported_here(c.variant_spec(), device)}
+    if records is None:
+        records = [r for r in load_records(profile["params"]["profile"]) if r["provenance"].get("cell_id") in stage1]
+        key, wanted = (lambda r: r["provenance"]["cell_id"]), set(stage1)
+    else:
+        records = [r for r in records if r["notebook"] == "06_rca_eval" and r["variant"] in stage1.values()]
+        key, wanted = (lambda r: r["variant"]), set(stage1.values())
+    if {key(r) for r in records if r["phase"] == "inference"} != wanted:
         return None
     ranked = ranked_records(records, profile["params"].get("w", 0.5))
     return [parent_variant(name) for name in top_fine_tuned(ranked, profile["stage2"]["top_k"])]

@@ -72,7 +72,7 @@ def test_published_gpu_run_readme_is_generated_from_its_records():
     folder = ROOT / "reference" / "gpu-smoke-h200"
     text = gpu_reference.render(folder, (folder / "COMMIT").read_text().strip())
     assert text == (folder / "README.md").read_text()
-    assert "NVIDIA H200" in text and "nvml" in json.loads(next((folder / "records").glob("06_*fp32.json")).read_text())[
+    assert "NVIDIA H200" in text and "nvml" in json.loads(next((folder / "records").glob("06_*fp16-lora.json")).read_text())[
         "metrics"]["energy_method"]
 
 

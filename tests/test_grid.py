@@ -95,3 +95,19 @@ def test_overrides_must_be_declared_somewhere():
         params.check_params({"max_stepz": 3})
     with pytest.raises(ValueError, match="belongs to variants"):
         params.check_params({"precision": "bf16"})
+
+
+def test_stage2_of_a_published_run_follows_its_records_on_its_device():
+    """A published run (reference/gpu-smoke-h200, on CUDA) derives its stage 2 from its own records, matched by
+    variant name (its cell ids came from older code), on its device: fp16 LoRA, N/A on most CPUs, ranked there."""
+    from helpers.paths import ROOT
+    from helpers.results import read_record
+
+    records = [read_record(p) for p in sorted((ROOT / "reference" / "gpu-smoke-h200" / "records").glob("*.json"))]
+    profile = grid.load_profile("gpu-smoke")
+    cells = grid.expand(profile, records, device="cuda")
+    stage2 = {c.variant for c in cells if c.notebook == "06_rca_eval"} - {v.name for v in profile["variants"]}
+    assert stage2 == {r["variant"] for r in records if r["notebook"] == "06_rca_eval" and r["spec"]["parent"]} != set()
+    assert cells[-1].notebook == "07_energy_analysis"
+    assert grid.expand(profile, [r for r in records if r["variant"] != "nf4-qlora"], device="cuda")[-1].notebook \
+        == "06_rca_eval"  # a stage-1 evaluation missing: stage 2 waits
