@@ -316,7 +316,8 @@ def breakeven_title(life, baseline: str) -> str:
     if pays.empty:
         return f"No variant's saving against {baseline} pays back its one-off energy beyond the measured noise"
     first = pays.sort_values("break_even_tickets").iloc[0]
-    return f"Against {baseline}, {first.variant} pays back first: after {first.break_even_tickets:,.0f} tickets"
+    n = first.break_even_tickets
+    return f"Against {baseline}, {first.variant} pays back first: after {n:,.0f} ticket{'' if round(n) == 1 else 's'}"
 
 
 def energy_title(phases) -> str:

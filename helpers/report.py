@@ -213,7 +213,8 @@ FINETUNE_METRICS = {"steps": "optimizer steps", "epochs": "epochs", "best_epoch"
                     "best_val_macro_f1": "validation macro-F1 kept", "loss_first": "loss, first step",
                     "loss_last": "loss, last step", "train_tokens": "training tokens", "seconds": "wall seconds",
                     "validation_seconds": "of which validation, s", "joules_per_training_token": "J per training token",
-                    "joules_per_epoch": "J per epoch"}  # notebook 5's table; the energy method is printed below it
+                    "joules_per_epoch": "J per epoch", "energy_method": "energy method",
+                    "training_attention": "attention in training", "mixed_precision": "mixed precision"}  # notebook 5
 
 
 def quantities(values: dict, names: dict, column: str):
