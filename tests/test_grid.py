@@ -53,7 +53,7 @@ def test_each_notebook_gets_only_the_parameters_it_declares():
 
 
 def test_unknown_profile_lists_the_known_ones():
-    with pytest.raises(FileNotFoundError, match="known profiles: default, gpu-smoke, smoke"):
+    with pytest.raises(FileNotFoundError, match="known profiles: default, full, gpu-smoke, smoke"):
         grid.load_profile("nope")
 
 
@@ -111,3 +111,16 @@ def test_stage2_of_a_published_run_follows_its_records_on_its_device():
     assert cells[-1].notebook == "07_energy_analysis"
     assert grid.expand(profile, [r for r in records if r["variant"] != "nf4-qlora"], device="cuda")[-1].notebook \
         == "06_rca_eval"  # a stage-1 evaluation missing: stage 2 waits
+
+
+def test_full_profile_trains_every_precision_fully_and_serves_each_model_at_every_precision():
+    """configs/full.yaml is #13's switch for a machine with time: no energy-only fine-tunes, every training
+    precision validated and evaluated, every merged model served at every inference precision."""
+    profile = grid.load_profile("full")
+    cells = grid.expand(profile)
+    tunes = [c for c in cells if c.notebook == "05_finetune"]
+    assert profile["finetune_energy"] is None and all(c.parameters.get("validate", True) for c in tunes)
+    assert {c.parameters["precision"] for c in tunes} == {"fp32", "bf16", "fp16", "int8", "nf4", "fp4"}
+    evaluated = {c.variant for c in cells if c.notebook == "06_rca_eval"}
+    for tuned in (c.variant for c in tunes):
+        assert {tuned} | {f"{tuned}@{p}" for p in profile["serve"] if not tuned.startswith(f"{p}-")} <= evaluated
