@@ -48,11 +48,15 @@ def pareto_plot(ax, table, quality: str, front, label: str, energy_label: str, l
 
 def breakeven_plot(ax, life, baseline: str, horizon_tickets: float, energy_label: str):
     """Cumulative energy (one-off + inference) against tickets handled, one line per variant."""
+    import itertools
+
+    import matplotlib
     import numpy as np
 
     tickets = np.linspace(0, horizon_tickets, 200)
+    colors = itertools.cycle(matplotlib.colormaps["tab20"].colors)  # 20 lines before a colour repeats (tab10: 10)
     for _, row in life.iterrows():
-        style = {"lw": 2.5, "color": "black"} if row["variant"] == baseline else {"lw": 1.5}
+        style = {"lw": 2.5, "color": "black"} if row["variant"] == baseline else {"lw": 1.5, "color": next(colors)}
         ax.plot(tickets, (row["one_off_j"] + row["joules_per_ticket"] * tickets) / 3.6e3, label=row["variant"], **style)
     ax.set(xlabel="tickets handled", ylabel=f"cumulative Wh, one-off + inference\n({energy_label})")
     ax.legend(loc="upper left", bbox_to_anchor=(1, 1), fontsize="small")

@@ -170,3 +170,22 @@ def test_figure_titles_state_what_the_figures_show():
                          "break_even_tickets": [0.0, 2355.2, float("inf"), 10.0]})
     assert findings.breakeven_title(life, "fp32") == "Against fp32, bf16 pays back first: after 2,355 tickets"
     assert findings.breakeven_title(life.iloc[[0, 2, 3]], "fp32").startswith("No variant's saving against fp32")
+
+
+def test_breakeven_lines_each_have_their_own_colour():
+    """18 lines (the default reference run's count): tab10 repeated colours from the 11th, so two variants looked
+    alike; the baseline stays black and thick."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    from helpers import figures
+
+    names = [f"v{i}" for i in range(18)]
+    life = pd.DataFrame({"variant": names, "one_off_j": 1000.0, "joules_per_ticket": [1.0 + i for i in range(18)]})
+    fig, ax = plt.subplots()
+    figures.breakeven_plot(ax, life, "v3", 100, "modelled")
+    colours = [matplotlib.colors.to_hex(line.get_color()) for line in ax.lines]
+    assert len(set(colours)) == 18 and colours[3] == "#000000"
+    plt.close(fig)
