@@ -7,6 +7,7 @@
     .venv/bin/python bench/lora_levers.py '{"bf16": false}'                     # bf16 weights without autocast
     .venv/bin/python bench/lora_levers.py '{"adapter_bf16": true, "bf16": false}'   # bf16 LoRA weights too
     .venv/bin/python bench/lora_levers.py '{"sampling": "group_by_length"}'     # batches of similar length
+    .venv/bin/python bench/lora_levers.py '{"input_cast": true}'                # PEFT's fp32 cast of adapter inputs
     .venv/bin/python bench/lora_levers.py '{"compile": true, "pad_mult": 64, "steps": 10}'  # torch.compile
     .venv/bin/python bench/lora_levers.py '{"precision": "fp16", "bf16": false, "fp16": true, "steps": 2}'  # fp16
 
@@ -36,6 +37,7 @@ def main(cfg: dict) -> dict:
     import torch
     from datasets import Dataset
     from peft import LoraConfig
+    from peft.helpers import disable_input_dtype_casting
     from transformers import TrainerCallback
     from trl import SFTConfig, SFTTrainer
 
@@ -69,7 +71,8 @@ def main(cfg: dict) -> dict:
                 if param.requires_grad:
                     param.data = param.data.to(torch.bfloat16)
         sharing = shared_prefixes_once if cfg.get("shared_prefix") else lambda model_: contextlib.nullcontext({"spared": 0})
-        with finetune.completion_positions_only(), sharing(trainer.model) as prefixes:
+        uncast = disable_input_dtype_casting(trainer.model, active=cfg.get("bf16", True) and not cfg.get("input_cast"))
+        with finetune.completion_positions_only(), uncast, sharing(trainer.model) as prefixes:
             trainer.train()
     log = trainer.state.log_history
     return {"cfg": cfg, "median_step_s": statistics.median(times[1:]), "steps": [round(t, 2) for t in times],

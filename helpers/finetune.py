@@ -138,7 +138,10 @@ def lora_finetune(model, tokenizer, examples: list[dict], output_dir: Path, epoc
     CPU-safe settings: use_cpu when there is no GPU, an explicit half-precision flag, no activation checkpointing
     (pointless for a 135M model), no checkpoints, no reporting integrations. `bf16` asks for half-precision autocast:
     bf16, or fp16 when the model's weights are fp16 (bf16 autocast would run an fp16 model's math in bf16); the log
-    says which (`mixed_precision`).
+    says which (`mixed_precision`). Under bf16 autocast, PEFT's cast of every adapter's bf16 input to the fp32
+    adapter weights is switched off: autocast casts it straight back for the matmul, so the round trip changes no
+    number and only copies activations (bench/lora_input_cast.py: bit-identical gradients, a bf16 forward and
+    backward 16 % shorter; tests/test_finetune.py checks the losses are identical).
 
     Training runs the attention `training_attention`; by default eager on a CPU, whose backward there is faster than
     SDPA's (bench/notes.md: a bf16 step 13-20 % shorter, nf4 19 %), and the model's own on a GPU, where SDPA has
@@ -148,6 +151,7 @@ def lora_finetune(model, tokenizer, examples: list[dict], output_dir: Path, epoc
     import torch
     from datasets import Dataset
     from peft import LoraConfig
+    from peft.helpers import disable_input_dtype_casting
     from transformers import PrinterCallback, TrainerCallback
     from trl import SFTConfig, SFTTrainer
 
@@ -191,7 +195,8 @@ def lora_finetune(model, tokenizer, examples: list[dict], output_dir: Path, epoc
                              processing_class=tokenizer, peft_config=peft_config,
                              callbacks=[StepClock()] + ([EveryEpoch()] if validate else []))
         trainer.remove_callback(PrinterCallback)  # a dict per step in the notebook; the loss is in the log
-        with completion_positions_only(), attention(trainer.model, training_attention):
+        with (completion_positions_only(), attention(trainer.model, training_attention),
+              disable_input_dtype_casting(trainer.model, active=mixed_precision == "bf16")):
             result = trainer.train()
     if not validate:
         write_folder_atomic(output_dir, lambda folder: trainer.model.save_pretrained(folder, safe_serialization=True))

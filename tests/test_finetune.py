@@ -143,3 +143,33 @@ def test_an_fp16_model_trains_under_fp16_autocast_not_bf16(tiny_model, tokenizer
     _, log = finetune.lora_finetune(tiny_model.to(torch.bfloat16), tokenizer, examples, tmp_path / "bf16", epochs=1,
                                     batch_size=2, learning_rate=1e-2, seed=0, max_steps=1, bf16=True)
     assert log["mixed_precision"] == "bf16"
+
+
+def test_adapter_inputs_stay_in_the_autocast_dtype_and_the_losses_are_identical(tiny_model, tokenizer, tmp_path,
+                                                                                  monkeypatch):
+    """Under bf16 autocast the trainer skips PEFT's cast of each adapter's input to fp32 (autocast casts it back):
+    the same losses, bit for bit, as with the cast; outside bf16 autocast nothing is switched off."""
+    import contextlib
+
+    import peft.helpers
+
+    examples = finetune.rca_examples(ticket_generator.generate_splits(8, seed=0)["train"], ticket_generator.LABELS)[:4]
+    switched, plain = [], peft.helpers.disable_input_dtype_casting
+
+    def recording(model, active=True):
+        switched.append(active)
+        return plain(model, active)
+
+    curves, base = [], copy.deepcopy(tiny_model).to(torch.bfloat16)
+    for recorded in (recording, lambda model, active=True: contextlib.nullcontext()):
+        monkeypatch.setattr(peft.helpers, "disable_input_dtype_casting", recorded)
+        model = copy.deepcopy(base)
+        trained, log = finetune.lora_finetune(model, tokenizer, examples, tmp_path / f"a{len(curves)}", epochs=1,
+                                              batch_size=2, learning_rate=5e-2, seed=0, max_steps=3, bf16=True)
+        curves.append(log["loss_curve"])
+    assert switched == [True] and curves[0] == curves[1]
+    assert all(m.cast_input_dtype_enabled for m in trained.modules() if hasattr(m, "cast_input_dtype_enabled"))
+    monkeypatch.setattr(peft.helpers, "disable_input_dtype_casting", recording)
+    finetune.lora_finetune(copy.deepcopy(tiny_model), tokenizer, examples, tmp_path / "fp32", epochs=1, batch_size=2,
+                           learning_rate=5e-2, seed=0, max_steps=1)
+    assert switched == [True, False]
