@@ -161,6 +161,13 @@ def short_method(method: str) -> str:
     return method.split(" (")[0] + (", modelled" if "modelled" in method else ", metered" if "metered" in method else "")
 
 
+def methods_label(table) -> str:
+    """The energy methods behind a table's energy figures (its rows with joules, where it has that column), short
+    and joined: what a figure's energy axis names."""
+    rows = table.dropna(subset=["joules"]) if "joules" in table else table
+    return "; ".join(rows.energy_method.dropna().map(short_method).unique())
+
+
 def manager_summary(ranked, life, baseline: str, grid_country: str, tickets_per_day: float):
     """One table a manager can read, in ranking order: role (recommended, candidate, outranked by another candidate,
     does not do the task, classical reference), quality, energy against the baseline (or "within noise"), cost,
@@ -215,6 +222,15 @@ FINETUNE_METRICS = {"steps": "optimizer steps", "epochs": "epochs", "best_epoch"
                     "validation_seconds": "of which validation, s", "joules_per_training_token": "J per training token",
                     "joules_per_epoch": "J per epoch", "energy_method": "energy method",
                     "training_attention": "attention in training", "mixed_precision": "mixed precision"}  # notebook 5
+RCA_METRICS = {"accuracy": "accuracy", "macro_f1": "macro-F1", "macro_f1_ci_low": "macro-F1, 95 % interval from",
+               "macro_f1_ci_high": "macro-F1, 95 % interval to", "raw_macro_f1": "macro-F1 of the raw scores",
+               "top_label_share": "share of the most predicted label", "n_labels_predicted": "labels predicted",
+               "majority_macro_f1": "macro-F1 of the majority class", "chance_macro_f1": "macro-F1 of chance",
+               "task_check": "task check", "joules_per_ticket": "J per ticket", "energy_method": "energy method"}  # notebook 6
+NOTE_METRICS = {"rougeL": "ROUGE-L", "bleu": "BLEU", "embedding_cosine": "embedding cosine",
+                "mean_note_tokens": "tokens per note", "joules_per_ticket": "J per note (fixed length)",
+                "energy_tokens_per_note": "tokens per note, energy window",
+                "joules_per_generated_token": "J per token", "energy_method": "energy method"}  # notebook 6
 
 
 def quantities(values: dict, names: dict, column: str):

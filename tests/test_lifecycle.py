@@ -401,3 +401,11 @@ def test_quantities_read_as_plain_numbers():
     table = report.quantities({"steps": 171, "loss": 0.0285, "seconds": 1524.6, "epochs": 3.0, "best": None},
                               {"steps": "steps", "loss": "loss", "seconds": "s", "epochs": "epochs", "best": "best"}, "v")
     assert table["v"].tolist() == ["171", "0.0285", "1525", "3", "n/a"]
+
+
+def test_methods_label_names_the_methods_of_the_rows_with_energy_once_each():
+    table = pd.DataFrame({"joules": [1.0, None, 2.0, 3.0],
+                          "energy_method": ["codecarbon 3 offline (modelled CPU)", "nvml (metered GPU)",
+                                            "codecarbon 3 offline (modelled CPU)", "nvml (metered GPU)"]})
+    assert report.methods_label(table) == "codecarbon 3 offline, modelled; nvml, metered"
+    assert report.methods_label(table.drop(columns="joules").iloc[:1]) == "codecarbon 3 offline, modelled"
