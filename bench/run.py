@@ -41,8 +41,8 @@ from bench.flops import scoring_flops  # noqa: E402
 from bench.hardware import Timer, gemm_peak, machine  # noqa: E402
 from bench.metering import meter_overhead, tracker_start_cost  # noqa: E402
 from bench.peers import naive_peer  # noqa: E402
-from bench.render import render, targets  # noqa: E402
-from bench.timing import previous_profile, run_profile  # noqa: E402
+from bench.render import TARGETS, render, targets  # noqa: E402
+from bench.timing import finetune_floor, previous_profile, run_profile  # noqa: E402
 from bench.training import lora_throughput  # noqa: E402
 
 
@@ -190,6 +190,8 @@ def main(argv=None) -> int:
         with Timer() as timer:
             r["lora"] = lora_throughput(lambda: models.load_model("default", "bf16"), examples)
         r["lora"]["other_load"] = timer.other_load
+        r["finetune_floor"] = finetune_floor(args.profile, r["lora"]["flops"] / r["lora"]["tokens"],
+                                             TARGETS["lora_peak_ratio"] * r["gemm"]["bf16"]["peak"])
     r["profiles"] = []
     if not args.quick:
         say("run_all smoke ...")

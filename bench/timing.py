@@ -69,3 +69,13 @@ def previous_profile(profile: str) -> dict:
                 "source": f"papermill start/end times of runs/{profile}/*.ipynb ({span['start']:%Y-%m-%d %H:%M} to "
                           f"{span['end']:%H:%M} UTC; code of that time, not run by this bench)"}
     return {"profile": profile, "wall_s": None, "by_notebook": {}, "source": "not run"}
+
+
+def finetune_floor(profile: str, flop_per_token: float, flop_per_s: float) -> dict | None:
+    """The least time the profile's fine-tuning alone could take at `flop_per_s`: the training tokens of every
+    fine-tuning record under results/<profile>/ x the useful FLOPs per training token. None without such records."""
+    from helpers import results
+
+    cells = [r for r in results.load_records(profile) if r["phase"] == "finetune"]
+    tokens = sum(r["metrics"].get("train_tokens") or 0 for r in cells)
+    return {"cells": len(cells), "train_tokens": tokens, "seconds": tokens * flop_per_token / flop_per_s} if cells else None

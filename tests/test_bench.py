@@ -60,6 +60,22 @@ def test_pieces_and_report_on_the_tiny_model(tiny_model, tokenizer, tmp_path):
         assert section in text
     assert "| fp32 | dense |" in text and "| bf16 | dense |" in text and "not run" in text
 
+    report["profile"], report["finetune_floor"] = "default", {"cells": 2, "train_tokens": 1000, "seconds": 1234.4}
+    default = next(t for t in render.targets(report) if t["figure"] == "run_all default wall time")  # not run here
+    assert default["bound"].startswith("its fine-tuning alone (1,000 training tokens in 2 cells) would take 1234 s at "
+                                     "the LoRA target of 25% of the bf16 peak;")
+
+
+def test_finetune_floor_counts_the_training_tokens_of_every_finetune_record(monkeypatch):
+    from helpers import results
+
+    records = [{"phase": "finetune", "metrics": {"train_tokens": 300}}, {"phase": "inference", "metrics": {}},
+               {"phase": "finetune", "metrics": {"train_tokens": 100}}]
+    monkeypatch.setattr(results, "load_records", lambda profile: records if profile == "p" else [])
+    assert timing.finetune_floor("p", flop_per_token=2e9, flop_per_s=1e11) == {"cells": 2, "train_tokens": 400,
+                                                                               "seconds": 8.0}
+    assert timing.finetune_floor("empty", 2e9, 1e11) is None
+
 
 def test_sparse24_bench_says_na_without_cuda(tmp_path):
     out = tmp_path / "s24.json"
