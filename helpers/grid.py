@@ -57,14 +57,20 @@ def notebook_path(name: str) -> Path:
     return NOTEBOOKS / f"{name}.ipynb"
 
 
-def load_profile(name_or_path: str) -> dict:
-    """Read configs/<name>.yaml (or a path to a YAML file) and check its shape."""
+def profile_path(name_or_path: str) -> Path:
+    """configs/<name>.yaml, or the path itself when it names a YAML file; a clear error when there is none."""
     path = Path(name_or_path)
     if path.suffix not in (".yaml", ".yml"):
         path = CONFIGS / f"{name_or_path}.yaml"
     if not path.is_file():
         known = ", ".join(sorted(p.stem for p in CONFIGS.glob("*.yaml")))
         raise FileNotFoundError(f"profile {name_or_path!r} not found ({path}); known profiles: {known}")
+    return path
+
+
+def read_profile_yaml(path: Path, seen: tuple = ()) -> dict:
+    """A profile file as written, after `extends: <profile>`: the named profile, with this file's keys replacing its
+    keys, except mappings (params, stage2, finetune_energy), which are merged key by key."""
     try:
         profile = yaml.safe_load(path.read_text(encoding="utf-8"))
     except UnicodeDecodeError as exc:
@@ -75,9 +81,26 @@ def load_profile(name_or_path: str) -> dict:
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise ValueError(f"{path}{where}: not valid YAML ({problem})") from None
     profile = {} if profile is None else profile
-    keys = ", ".join(sorted(PROFILE_KEYS))
+    keys = ", ".join(sorted(PROFILE_KEYS | {"extends"}))
     if not isinstance(profile, dict):
         raise ValueError(f"{path}: a profile is a mapping with keys {keys}, not a {type(profile).__name__}")
+    if "extends" not in profile:
+        return profile
+    base = profile_path(str(profile.pop("extends")))
+    if base.resolve() in seen + (path.resolve(),):
+        raise ValueError(f"{path}: extends {base.stem}, which extends it back")
+    merged = read_profile_yaml(base, seen + (path.resolve(),))
+    for key, value in profile.items():
+        both = isinstance(value, dict) and isinstance(merged.get(key), dict)
+        merged[key] = {**merged[key], **value} if both else value
+    return merged
+
+
+def load_profile(name_or_path: str) -> dict:
+    """Read configs/<name>.yaml (or a path to a YAML file), and the profile it extends, and check its shape."""
+    path = profile_path(name_or_path)
+    profile = read_profile_yaml(path)
+    keys = ", ".join(sorted(PROFILE_KEYS | {"extends"}))
     if set(profile) - PROFILE_KEYS:
         unknown = ", ".join(sorted(map(str, set(profile) - PROFILE_KEYS)))
         raise ValueError(f"{path}: unknown key(s) {unknown}; a profile is a mapping with keys {keys}")

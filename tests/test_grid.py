@@ -89,6 +89,27 @@ def test_malformed_profile(tmp_path, text, message):
         grid.load_profile(str(path))
 
 
+def test_a_profile_extends_another_replacing_its_keys_and_merging_its_mappings(tmp_path):
+    """`extends: default` (or a path): this file's keys replace the base's; params and stage2 merge key by key;
+    null removes a base's entry; a missing base or a loop fails in one line."""
+    default = grid.load_profile("default")
+    path = tmp_path / "mine.yaml"
+    path.write_text("extends: default\nparams: {n_tickets: 240}\nserve: [nf4]\nfinetune_energy: null\n"
+                    "stage2: {top_k: 2}\n")
+    mine = grid.load_profile(str(path))
+    assert mine["params"] == {**default["params"], "n_tickets": 240, "profile": "mine"}
+    assert mine["variants"] == default["variants"] and mine["compression_sweep"] == default["compression_sweep"]
+    assert mine["serve"] == ["nf4"] and mine["finetune_energy"] is None
+    assert mine["stage2"] == {**default["stage2"], "top_k": 2}
+    path.write_text("extends: nope\n")
+    with pytest.raises(FileNotFoundError, match="profile 'nope' not found"):
+        grid.load_profile(str(path))
+    (tmp_path / "other.yaml").write_text(f"extends: {path}\n")
+    path.write_text(f"extends: {tmp_path / 'other.yaml'}\n")
+    with pytest.raises(ValueError, match="other.yaml: extends mine, which extends it back"):
+        grid.load_profile(str(path))
+
+
 def test_overrides_must_be_declared_somewhere():
     params.check_params({"max_steps": 3, "n_eval": 13})
     with pytest.raises(ValueError, match="unknown parameter.*max_stepz.*valid: .*max_steps"):

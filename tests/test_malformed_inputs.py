@@ -29,7 +29,7 @@ CASES = [
     ("profile not utf-8", b"description: caf\xe9\n", [], None, "not valid UTF-8 (byte 0xe9)"),
     ("profile is a scalar", "just a sentence\n", [], None, "a profile is a mapping with keys"),
     ("unknown top-level key", profile_text("variant:\n  - {precision: bf16}\n"), [], None,
-     "unknown key(s) variant; a profile is a mapping with keys compression_sweep, description, finetune_energy, "
+     "unknown key(s) variant; a profile is a mapping with keys compression_sweep, description, extends, finetune_energy, "
      "params, serve, stage2, variants"),
     ("variants not a list", profile_text("variants: {precision: fp32}\n"), [], None,
      "variants must be a non-empty list"),
