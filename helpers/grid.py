@@ -21,6 +21,7 @@ from helpers.variants import Variant, parent_variant
 NOTEBOOKS_IN_ORDER = ("01_data", "02_baseline", "03_prune", "04_quantize", "05_finetune", "06_rca_eval",
                       "07_energy_analysis")
 PROFILE_KEYS = {"description", "params", "variants", "serve", "finetune_energy", "compression_sweep", "stage2"}
+KEYS_TEXT = ", ".join(sorted(PROFILE_KEYS | {"extends"}))  # what an error about a profile's keys lists
 STAGE2_KEYS = {"top_k", "prune", "recovery_epochs"}
 # What each notebook reads from earlier ones: a cell's id changes when any cell it depends on changes.
 DEPENDS_ON = {"01_data": (), "02_baseline": ("01_data",), "03_prune": ("01_data",),
@@ -81,9 +82,8 @@ def read_profile_yaml(path: Path, seen: tuple = ()) -> dict:
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise ValueError(f"{path}{where}: not valid YAML ({problem})") from None
     profile = {} if profile is None else profile
-    keys = ", ".join(sorted(PROFILE_KEYS | {"extends"}))
     if not isinstance(profile, dict):
-        raise ValueError(f"{path}: a profile is a mapping with keys {keys}, not a {type(profile).__name__}")
+        raise ValueError(f"{path}: a profile is a mapping with keys {KEYS_TEXT}, not a {type(profile).__name__}")
     if "extends" not in profile:
         return profile
     base = profile_path(str(profile.pop("extends")))
@@ -100,10 +100,9 @@ def load_profile(name_or_path: str) -> dict:
     """Read configs/<name>.yaml (or a path to a YAML file), and the profile it extends, and check its shape."""
     path = profile_path(name_or_path)
     profile = read_profile_yaml(path)
-    keys = ", ".join(sorted(PROFILE_KEYS | {"extends"}))
     if set(profile) - PROFILE_KEYS:
         unknown = ", ".join(sorted(map(str, set(profile) - PROFILE_KEYS)))
-        raise ValueError(f"{path}: unknown key(s) {unknown}; a profile is a mapping with keys {keys}")
+        raise ValueError(f"{path}: unknown key(s) {unknown}; a profile is a mapping with keys {KEYS_TEXT}")
     if not isinstance(profile.get("description", ""), (str, type(None))):
         raise ValueError(f"{path}: description must be text")
     profile["params"] = profile.get("params") or {}
