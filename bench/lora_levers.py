@@ -10,6 +10,7 @@
     .venv/bin/python bench/lora_levers.py '{"input_cast": true}'                # PEFT's fp32 cast of adapter inputs
     .venv/bin/python bench/lora_levers.py '{"compile": true, "pad_mult": 64, "steps": 10}'  # torch.compile
     .venv/bin/python bench/lora_levers.py '{"precision": "fp16", "bf16": false, "fp16": true, "steps": 2}'  # fp16
+    .venv/bin/python bench/lora_levers.py '{"profile": true, "steps": 4}'       # + where the steps' CPU time goes
 
 The default data's first examples, batch 8, bf16 base, LoRA r 16 on every block linear, trl's SFTTrainer with the
 study's CPU settings. Prints one JSON line: each step's seconds (the first includes one-time set-up; the median
@@ -72,13 +73,17 @@ def main(cfg: dict) -> dict:
                     param.data = param.data.to(torch.bfloat16)
         sharing = shared_prefixes_once if cfg.get("shared_prefix") else lambda model_: contextlib.nullcontext({"spared": 0})
         uncast = disable_input_dtype_casting(trainer.model, active=cfg.get("bf16", True) and not cfg.get("input_cast"))
-        with finetune.completion_positions_only(), uncast, sharing(trainer.model) as prefixes:
+        profiler = torch.profiler.profile(record_shapes=True) if cfg.get("profile") else contextlib.nullcontext()
+        with finetune.completion_positions_only(), uncast, sharing(trainer.model) as prefixes, profiler:
             trainer.train()
     log = trainer.state.log_history
-    return {"cfg": cfg, "median_step_s": statistics.median(times[1:]), "steps": [round(t, 2) for t in times],
+    top = profiler.key_averages(group_by_input_shape=True).table(sort_by="self_cpu_time_total", row_limit=25, max_name_column_width=20, max_shapes_column_width=60) if cfg.get("profile") else None
+    return {"profile_top_ops": top, "cfg": cfg, "median_step_s": statistics.median(times[1:]), "steps": [round(t, 2) for t in times],
             "tokens": [e["num_tokens"] for e in log if "num_tokens" in e][-1],
             "loss": [round(e["loss"], 3) for e in log if "loss" in e], "prefix_tokens_spared": prefixes["spared"]}
 
 
 if __name__ == "__main__":
-    print(json.dumps(main(json.loads(sys.argv[1] if len(sys.argv) > 1 else "{}"))))
+    result = main(json.loads(sys.argv[1] if len(sys.argv) > 1 else "{}"))
+    print(result.pop("profile_top_ops") or "", end="")
+    print(json.dumps(result))
