@@ -277,11 +277,15 @@ def _recommendation(ranked, paired, w: float, summary, classical) -> str:
     for b, r in gaps.items():
         text += f" Against {b} on the same tickets: {_gap(r)}."
     energy = {v.split(" + ")[0]: j for v, j in zip(ranked.variant, ranked.joules_per_ticket)}
-    would_do = [b for b, r in gaps.items() if r["verdict"] in ("worse", "no significant difference")
-                and energy.get(b, float("inf")) < best.joules_per_ticket]
-    if would_do:
-        text += (f" A classical model ({', '.join(would_do)}) does at least as well on these tickets for less energy "
-                 f"per ticket ({', '.join(f'{energy[b]:.2g} J' for b in would_do)}): it would do.")
+    cheaper = {b: r["verdict"] for b, r in gaps.items() if energy.get(b, float("inf")) < best.joules_per_ticket}
+    for verdict, how in (("worse", "is better on these tickets"),  # the verdict is the LLM's against the classical model
+                         ("no significant difference", "could not be told apart from it on these tickets")):
+        would_do = [b for b, v in cheaper.items() if v == verdict]
+        if would_do:
+            text += (f" A classical model ({', '.join(would_do)}) {how} for less energy per ticket "
+                     f"({', '.join(f'{energy[b]:.2g} J' for b in would_do)}): on this evidence it would do"
+                     + ("." if verdict == "worse" else ", though the interval above leaves room for the LLM to be "
+                        "somewhat better."))
     return text
 
 
@@ -317,6 +321,8 @@ def breakeven_title(life, baseline: str) -> str:
         return f"No variant's saving against {baseline} pays back its one-off energy beyond the measured noise"
     first = pays.sort_values("break_even_tickets").iloc[0]
     n = first.break_even_tickets
+    if n == 0:
+        return f"Against {baseline}, {first.variant} pays back at once: no one-off energy beyond the baseline's"
     return f"Against {baseline}, {first.variant} pays back first: after {n:,.0f} ticket{'' if round(n) == 1 else 's'}"
 
 

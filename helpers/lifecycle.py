@@ -2,8 +2,9 @@
 into words and the manager's table by helpers.report).
 
 Why: a manager's question is not "which variant is efficient" but "when does the effort pay back". A
-variant pays back after the number of tickets at which its one-off energy equals the inference energy it
-saved against the baseline; with a daily ticket volume that becomes days. A saving the 95 % interval cannot tell
+variant pays back after the number of tickets at which the one-off energy it needs beyond the baseline's (the
+baseline is often fine-tuned too) equals the inference energy it saved against the baseline; with a daily ticket
+volume that becomes days. A saving the 95 % interval cannot tell
 from 0 gives "within noise", not a payback: paired over the rounds where both variants were measured interleaved
 (ranking.pair_spread), else both intervals in quadrature; either way widened by the drift between cells where the
 table carries it (ranking.with_cell_drift).
@@ -70,14 +71,15 @@ def _joules(record: dict) -> float:
     return best["joules"] if best else math.nan
 
 
-def break_even_tickets(one_off_j: float, j_per_ticket: float, baseline_j_per_ticket: float) -> float:
-    """Tickets after which the one-off energy is repaid; inf when the variant saves nothing per ticket."""
+def break_even_tickets(extra_one_off_j: float, j_per_ticket: float, baseline_j_per_ticket: float) -> float:
+    """Tickets after which the one-off energy spent beyond the baseline's is repaid by the saving per ticket: 0 when
+    the variant costs no more up front than the baseline; inf when it saves nothing per ticket."""
     saving = baseline_j_per_ticket - j_per_ticket
-    if math.isnan(one_off_j) or math.isnan(saving):
+    if math.isnan(extra_one_off_j) or math.isnan(saving):
         return math.nan
     if saving <= 0:
         return math.inf
-    return one_off_j / saving
+    return max(extra_one_off_j, 0.0) / saving
 
 
 def per_thousand(j_per_ticket: float, price_per_kwh: float, grid_g_per_kwh: float) -> dict:
@@ -94,9 +96,9 @@ def saving_within_noise(saving: float, saving_ci95: float) -> bool:
 
 def lifecycle_table(inference, records: list[dict], baseline: str, price_per_kwh: float, grid_g_per_kwh: float,
                     tickets_per_day: float):
-    """Per variant: J/ticket, the saving per ticket against the baseline with its 95 % interval, one-off energy,
-    break-even tickets and days, cost and CO2. Rows without a spec (classical references) take their one-off
-    energy from their own `one_off_j` (the fitting)."""
+    """Per variant: J/ticket, the saving per ticket against the baseline with its 95 % interval, one-off energy
+    (its own, and beyond the baseline's), break-even tickets and days, cost and CO2. Rows without a spec (classical
+    references) take their one-off energy from their own `one_off_j` (the fitting)."""
     import pandas as pd
 
     if baseline not in set(inference["variant"]):
@@ -105,24 +107,34 @@ def lifecycle_table(inference, records: list[dict], baseline: str, price_per_kwh
         raise ValueError(f"tickets_per_day must be > 0, got {tickets_per_day}")
     rows_by_variant = inference.set_index("variant")
     base = rows_by_variant.loc[baseline]
+    one_offs = {row["variant"]: _one_off(row, records) for _, row in inference.iterrows()}
+    base_total = one_offs[baseline]["one_off_j"]
     rows = []
     for _, row in inference.iterrows():
-        if isinstance(row.get("spec"), dict):
-            one_off = one_off_joules(records, row["spec"])
-        else:
-            one_off = {"compression_j": row.get("one_off_j", math.nan), "finetune_j": 0.0,
-                       "one_off_unknown": "" if math.isfinite(row.get("one_off_j", math.nan)) else "no fitting energy"}
-        total = one_off["compression_j"] + one_off["finetune_j"]
+        one_off = one_offs[row["variant"]]
+        extra = one_off["one_off_j"] - base_total  # the baseline's own one-off (often a fine-tune) is spent either way
         saving = base["joules_per_ticket"] - row["joules_per_ticket"]
         ci = pair_spread(rows_by_variant, baseline, row["variant"])  # paired where both were measured interleaved
-        tickets = break_even_tickets(total, row["joules_per_ticket"], base["joules_per_ticket"])
+        tickets = break_even_tickets(extra, row["joules_per_ticket"], base["joules_per_ticket"])
         rows.append({"variant": row["variant"], "joules_per_ticket": row["joules_per_ticket"], **one_off,
-                     "one_off_j": total, "saving_j_per_ticket": saving, "saving_ci95": ci,
+                     "one_off_beyond_baseline_j": extra,
+                     "baseline_one_off_unknown": one_offs[baseline]["one_off_unknown"],
+                     "saving_j_per_ticket": saving, "saving_ci95": ci,
                      "within_noise": row["variant"] != baseline and saving_within_noise(saving, ci),
                      "break_even_tickets": 0.0 if row["variant"] == baseline else tickets,
                      "payback_days": (0.0 if row["variant"] == baseline else tickets) / tickets_per_day,
                      **per_thousand(row["joules_per_ticket"], price_per_kwh, grid_g_per_kwh)})
     return pd.DataFrame(rows)
+
+
+def _one_off(row, records: list[dict]) -> dict:
+    """A lifecycle row's one-off energy: its steps' records (one_off_joules), or a classical reference's fitting."""
+    if isinstance(row.get("spec"), dict):
+        one_off = one_off_joules(records, row["spec"])
+    else:
+        one_off = {"compression_j": row.get("one_off_j", math.nan), "finetune_j": 0.0,
+                   "one_off_unknown": "" if math.isfinite(row.get("one_off_j", math.nan)) else "no fitting energy"}
+    return {**one_off, "one_off_j": one_off["compression_j"] + one_off["finetune_j"]}
 
 
 def energy_by_phase(table):

@@ -125,17 +125,21 @@ def build_report(profile: str, notebooks: list[Path] | None = None) -> Path:
 
 # The manager's summary: lifecycle figures (helpers.lifecycle) put into words and one table.
 def payback_text(row, is_baseline: bool, tickets_per_day: float) -> str:
-    """'1,234 tickets (0.25 days at 5,000 a day)', 'never (costs more per ticket)', 'within noise …', 'unknown …'."""
+    """'1,234 tickets (0.25 days at 5,000 a day)', 'at once …', 'never (costs more per ticket)', 'within noise …',
+    'unknown …'."""
     if is_baseline:
         return "baseline"
     if row["one_off_unknown"] or math.isnan(row["break_even_tickets"]):
-        return f"unknown ({row['one_off_unknown'] or 'energy unavailable'})"
+        base = row.get("baseline_one_off_unknown")
+        return f"unknown ({row['one_off_unknown'] or (f'baseline: {base}' if base else 'energy unavailable')})"
     if row["within_noise"]:
         return (f"within noise (saving {row['saving_j_per_ticket']:.2g} ± {row['saving_ci95']:.2g} J per ticket)"
                 if math.isfinite(row["saving_ci95"]) else "within noise (no interval for the saving)")
     single = "" if math.isfinite(row.get("saving_ci95", 0.0)) else ", single measurement"
     if math.isinf(row["break_even_tickets"]):
         return f"never (costs more per ticket{single})"
+    if row["break_even_tickets"] == 0:
+        return f"at once (no one-off energy beyond the baseline's{single})"
     if row["break_even_tickets"] < 1:
         return f"within the first ticket{single}"
     days = row["break_even_tickets"] / tickets_per_day

@@ -69,8 +69,11 @@ def test_analysis_finding_recommends_a_working_variant_and_says_when_a_classical
     assert "the recommended LLM variant is **bf16-lora** (R 0.90): macro-F1 0.72 [0.60, 0.80]" in text
     assert "J per ticket vs fp32: x0.50; one-off energy 120 kJ, payback 60,000 tickets (12 days" in text
     assert "Against tfidf-logreg on the same tickets: **better**" in text
-    assert "A classical model (minilm-logreg) does at least as well on these tickets for less energy per ticket " \
-           "(0.3 J): it would do." in text
+    assert "A classical model (minilm-logreg) could not be told apart from it on these tickets for less energy per " \
+           "ticket (0.3 J): on this evidence it would do, though the interval above leaves room" in text
+    beaten = findings.analysis("default", ranked, paired.assign(verdict=["better", "worse"]), 0.5, summary)
+    assert "A classical model (minilm-logreg) is better on these tickets for less energy per ticket (0.3 J): on this " \
+           "evidence it would do." in beaten
     nothing = findings.analysis("smoke", ranked.assign(recommendable=False, does_task=False), paired, 0.5, summary)
     assert "No LLM variant does the task" in nothing and "Smoke-sized profile" in nothing
 
@@ -170,6 +173,8 @@ def test_figure_titles_state_what_the_figures_show():
                          "break_even_tickets": [0.0, 2355.2, float("inf"), 10.0]})
     assert findings.breakeven_title(life, "fp32") == "Against fp32, bf16 pays back first: after 2,355 tickets"
     assert findings.breakeven_title(life.iloc[[0, 2, 3]], "fp32").startswith("No variant's saving against fp32")
+    assert findings.breakeven_title(life.assign(break_even_tickets=[0.0, 0.0, 5.0, 1.0]), "fp32") == \
+        "Against fp32, bf16 pays back at once: no one-off energy beyond the baseline's"
 
 
 def test_breakeven_lines_each_have_their_own_colour():

@@ -114,6 +114,7 @@ def test_unavailable_energy_makes_payback_unknown_not_free():
 def test_break_even_payback_cost_and_carbon_by_hand():
     assert lifecycle.break_even_tickets(1000.0, 1.0, 3.0) == 500.0
     assert lifecycle.break_even_tickets(1000.0, 3.0, 3.0) == math.inf
+    assert lifecycle.break_even_tickets(-200.0, 1.0, 3.0) == 0.0  # cheaper up front and per ticket: at once
     # 3.6 J/ticket -> 1 Wh per 1,000 tickets -> 0.001 kWh -> 0.0002 EUR at 0.2 EUR/kWh, 0.04 g at 40 g/kWh
     assert lifecycle.per_thousand(3.6, 0.2, 40.0) == pytest.approx(
         {"wh_per_1000": 1.0, "cost_per_1000": 0.0002, "co2_g_per_1000": 0.04})
@@ -129,14 +130,15 @@ def test_lifecycle_table_against_baseline():
                record("04_quantize", dense, 5.0), record("04_quantize", {**SPEC, "finetune": "none"}, 40.0),
                record("04_quantize", {**dense, "precision": "bf16"}, 5.0), record("05_finetune", SPEC, 900.0)]
     life = lifecycle.lifecycle_table(inference, records, "fp32", 0.2, 40.0, tickets_per_day=250).set_index("variant")
-    row = life.loc["bf16-magnitude50-lora"]
-    assert row["one_off_j"] == 1000.0 and row["break_even_tickets"] == 500.0 and row["payback_days"] == 2.0
+    row = life.loc["bf16-magnitude50-lora"]  # 1,000 J one-off, 5 J of it beyond the baseline's; saves 2 J a ticket
+    assert row["one_off_j"] == 1000.0 and row["one_off_beyond_baseline_j"] == 995.0
+    assert row["break_even_tickets"] == 497.5 and row["payback_days"] == 1.99
     assert row["saving_ci95"] == pytest.approx(0.5) and not row["within_noise"]
-    assert report.payback_text(row, False, 250) == "500 tickets (2.0 days at 250 a day)"
+    assert report.payback_text(row, False, 250) == "498 tickets (2.0 days at 250 a day)"
     assert life.loc["noisy", "within_noise"]  # saves 0.1 +- 0.36 J per ticket
     assert report.payback_text(life.loc["noisy"], False, 250).startswith("within noise (saving 0.1 ± 0.36 J")
     assert life.loc["tfidf", "one_off_j"] == 50.0 and not life.loc["tfidf", "within_noise"]  # no interval to say so
-    assert report.payback_text(life.loc["tfidf"], False, 250) == "17 tickets (0.067 days at 250 a day, single measurement)"
+    assert report.payback_text(life.loc["tfidf"], False, 250) == "15 tickets (0.060 days at 250 a day, single measurement)"
     assert report.payback_text({**life.loc["tfidf"], "break_even_tickets": 1.0}, False, 250).startswith("1 ticket (")
     assert report.payback_text({**life.loc["tfidf"], "break_even_tickets": 0.3}, False, 250) == \
         "within the first ticket, single measurement"  # not "0 tickets"
@@ -145,6 +147,28 @@ def test_lifecycle_table_against_baseline():
         lifecycle.lifecycle_table(inference, records, "int8", 0.2, 40.0, 250)
     with pytest.raises(ValueError, match="tickets_per_day"):
         lifecycle.lifecycle_table(inference, records, "fp32", 0.2, 40.0, 0)
+
+
+def test_a_fine_tune_the_baseline_needed_too_is_not_paid_back_again():
+    """The baseline is the fine-tuned model served at fp32: the same fine-tune made the bf16 variant, so serving at
+    bf16 pays back at once; a cheaper per-ticket variant that needs more one-off energy pays back only the extra."""
+    tuned = {"precision": "bf16", "method": "none", "sparsity": 0.0, "finetune": "lora"}
+    served = {"precision": "fp32", "method": "none", "sparsity": 0.0, "finetune": "none", "parent": "bf16-lora"}
+    pruned = {**tuned, "method": "wanda", "sparsity": 0.5, "parent": "bf16-lora"}
+    inference = pd.DataFrame({"variant": ["bf16-lora@fp32", "bf16-lora", "pruned"], "joules_per_ticket": [4.0, 2.0, 1.0],
+                              "joules_per_ticket_ci95": [0.1, 0.1, 0.1], "spec": [served, tuned, pruned]})
+    records = [record("05_finetune", tuned, 900.0), record("04_quantize", {**tuned, "finetune": "none"}, 0.0),
+               record("04_quantize", {**served, "finetune": "none"}, 0.0),
+               record("03_prune", {**pruned, "finetune": "none"}, 100.0),
+               record("04_quantize", {**pruned, "finetune": "none"}, 0.0), record("05_finetune", pruned, 200.0)]
+    life = lifecycle.lifecycle_table(inference, records, "bf16-lora@fp32", 0.2, 40.0, 1000).set_index("variant")
+    assert life["one_off_j"].to_dict() == {"bf16-lora@fp32": 900.0, "bf16-lora": 900.0, "pruned": 1200.0}
+    assert life.loc["bf16-lora", "break_even_tickets"] == 0.0
+    assert report.payback_text(life.loc["bf16-lora"], False, 1000) == "at once (no one-off energy beyond the baseline's)"
+    assert life.loc["pruned", "break_even_tickets"] == 100.0  # (1,200 - 900) J / (4 - 1) J per ticket
+    unknown = lifecycle.lifecycle_table(inference, records[:1] + records[2:], "bf16-lora", 0.2, 40.0, 1000)
+    assert report.payback_text(unknown.set_index("variant").loc["pruned"], False, 1000) == \
+        "unknown (baseline: no 04_quantize record)"
 
 
 def test_payback_reads_without_scientific_notation():
@@ -235,13 +259,13 @@ def test_manager_summary_names_roles_and_keeps_small_energies_readable():
         "joules_per_ticket_ci95": [0.1, 0.1, None], "spec": [dense, {**dense, "precision": "bf16"}, None],
         "one_off_j": [None, None, 20.0], "energy_method": ["m (modelled)"] * 3, "energy_repeats": [3, 3, 1],
         "compute_path": ["dense fp32 cpu", "dense bf16 cpu", "scikit-learn cpu"]})
-    records = [record("04_quantize", dense, 5.0), record("04_quantize", {**dense, "precision": "bf16"}, 4.0)]
+    records = [record("04_quantize", dense, 1.0), record("04_quantize", {**dense, "precision": "bf16"}, 5.0)]
     ranked = ranking.rank(systems, 0.5)
     life = lifecycle.lifecycle_table(systems, records, "fp32", 0.2, 40.0, 5000)
     summary = report.manager_summary(ranked, life, "fp32", "SE", 5000).set_index("variant")
     assert summary["role"].to_dict() == {"bf16": "recommended", "fp32": "candidate", "tfidf-logreg": "reference (not an LLM)"}
     assert summary.loc["bf16", "J per ticket vs fp32"] == "x0.33" and summary.loc["fp32", "payback"] == "baseline"
-    assert summary.loc["bf16", "payback"] == "2 tickets (0.00040 days at 5,000 a day)"
+    assert summary.loc["bf16", "payback"] == "2 tickets (0.00040 days at 5,000 a day)"  # 4 J beyond fp32's, 2 J saved
     assert summary.loc["tfidf-logreg", "J per ticket vs fp32"] == "x0.0013 (single measurement)"
     assert summary.loc["tfidf-logreg", "J per ticket"] == "0.00400"
     assert summary.loc["tfidf-logreg", "Wh per 1,000 tickets"] == "0.00111"  # 4 J per 1,000 tickets: not 0, no e-notation
