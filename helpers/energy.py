@@ -219,8 +219,9 @@ class Window:
 
 
 def how_obtained(methods) -> str | None:
-    """'modelled', 'partly modelled' or 'metered' for the energy methods of a table (None when there are none)."""
-    modelled = ["modelled" in m for m in methods]
+    """'modelled', 'partly modelled' or 'metered' for the energy methods of a table (None when there are none);
+    a method that read nothing ("unavailable") is neither."""
+    modelled = ["modelled" in m for m in methods if "unavailable" not in m]
     return None if not modelled else "modelled" if all(modelled) else "partly modelled" if any(modelled) else "metered"
 
 

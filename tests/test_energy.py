@@ -229,3 +229,11 @@ def test_measure_interleaved_runs_the_works_on_the_same_chunks_in_alternating_or
     assert len({summaries[k]["measurement"] for k in "abc"}) == 1  # one id per call, another call another id
     again = energy.measure_interleaved("x", {"a": work("a", 1.0)}, [0, 1], rounds=2, meters=[energy.CpuTimeModel()])
     assert again["a"]["measurement"] != summaries["a"]["measurement"]
+
+
+def test_a_method_that_read_nothing_is_neither_metered_nor_modelled():
+    unavailable = "nvml unavailable: no NVIDIA driver"
+    assert energy.how_obtained([energy.METHODS["codecarbon"], unavailable]) == "modelled"
+    assert energy.how_obtained([energy.NVML_METHOD, unavailable]) == "metered"
+    assert energy.how_obtained([energy.NVML_METHOD, energy.CPU_MODEL_METHOD]) == "partly modelled"
+    assert energy.how_obtained(["unavailable"]) is None
