@@ -75,7 +75,7 @@ def render(r: dict) -> str:
         add(f"| {name} | {v['compute_path']} | {v['tickets_per_s']:.2f} | {v['flop_per_s'] / 1e9:.0f} | {v['gemm']} | "
             f"{100 * v['flop_per_s'] / peak:.0f} % | {fmt(v['j_cpu_model'])} | {fmt(jr, '.2f')} | {fmt(v['j_codecarbon'])} | "
             f"{fmt(cr, '.2f')} | {v['macro_f1']:.3f} | {df} | {load(v['other_load'])} |")
-    add(f"\nJ/ticket: mean over {r['chunks']} metered windows (helpers.energy.measure_per_item, as notebook 6), "
+    add(f"\nJ/ticket: mean over {r['chunks']} measurement windows (helpers.energy.measure_per_item, as notebook 6), "
         "each a chunk of the tickets, after a one-ticket warm-up. Method: "
         + (base["codecarbon_method"] if base else "") + "; cpu-model = process CPU-s x 4 W.\n")
 

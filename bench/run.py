@@ -37,6 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import helpers  # noqa: E402,F401  (offline mode)
+from helpers.atomic import write_atomic  # noqa: E402
 from bench.flops import scoring_flops  # noqa: E402
 from bench.hardware import Timer, gemm_peak, machine  # noqa: E402
 from bench.metering import meter_overhead, tracker_start_cost  # noqa: E402
@@ -135,7 +136,7 @@ def main(argv=None) -> int:
         r = json.loads(Path(args.render).read_text())
         r["targets"] = targets(r)
         out = Path(args.out or ROOT / "BENCHMARKS.md")
-        out.write_text(render(r))
+        write_atomic(out, render(r))
         print(f"written: {out}")
         return 0
     import torch
@@ -204,9 +205,8 @@ def main(argv=None) -> int:
     r["max_other_load"] = max(loads) if loads else None
     r["targets"] = targets(r)
     text = render(r)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text)
-    (work_dir / ("quick.json" if args.quick else "full.json")).write_text(json.dumps(r, indent=1, default=str))
+    write_atomic(work_dir / ("quick.json" if args.quick else "full.json"), json.dumps(r, indent=1, default=str))
+    write_atomic(out, text)  # the figures first, so a report never lacks the JSON it was rendered from
     print(text)
     say(f"written: {out}")
     return 0

@@ -34,7 +34,7 @@ def test_pieces_and_report_on_the_tiny_model(tiny_model, tokenizer, tmp_path):
     counted = flops.scoring_flops(tiny_model.config, tokenizer, [t["text"] for t in tickets], labels)
     assert counted["flops"] > 0 and counted["prefix_tokens"] > 0 and counted["tokens"] > counted["prefix_tokens"]
     scoring = run.bench_scoring(tiny_model, tokenizer, tickets, labels, tmp_path / "cc", chunks=2)
-    assert scoring["tickets_per_s"] > 0 and scoring["flop_per_s"] > 0 and scoring["j_cpu_model"] >= 0
+    assert scoring["tickets_per_s"] > 0 and scoring["flop_per_s"] > 0 and scoring["j_cpu_model"] > 0
     naive = peers.naive_peer(tiny_model, tokenizer, tickets[:2], labels, max_new_tokens=3)
     assert naive["tickets_per_s"] > 0 and 0 <= naive["macro_f1"] <= 1
     overhead = metering.meter_overhead(lambda: sum(range(10_000)), tmp_path / "cc", repeats=2)
