@@ -50,8 +50,8 @@ def data(profile: str) -> str:
     top, rare = counts.most_common()[0], counts.most_common()[-1]
     return _end(profile, (
         f"{m['n_train']} training, {m['n_validation']} validation and {m['n_test']} test tickets over {m['n_classes']} "
-        f"root causes. The training split is long-tailed: {top[0]} is {top[1] / sum(counts.values()):.0%} of it, "
-        f"{rare[0]} {rare[1] / sum(counts.values()):.0%}. On the test split a keyword rule reaches macro-F1 "
+        f"root causes. In the training split the most frequent, {top[0]}, is {top[1] / sum(counts.values()):.0%} of "
+        f"it, the rarest, {rare[0]}, {rare[1] / sum(counts.values()):.0%}. On the test split a keyword rule reaches macro-F1 "
         f"{m['keyword_rule_macro_f1']:.2f} and TF-IDF + logistic regression {m['tfidf_logreg_macro_f1']:.2f} "
         f"(point estimates; notebook 2 gives their intervals): the bar an LLM variant has to clear."))
 
@@ -69,8 +69,8 @@ def pruning(profile: str, variant: str) -> str:
         f"on held-out tickets went from {m['perplexity_dense']:.1f} (dense) to {m['perplexity']:.1f} "
         f"({m['perplexity'] / m['perplexity_dense']:.1f}×). The pruning run"
         f"{', calibration included,' if spec['method'] == 'wanda' else ''} took "
-        f"{_joules(record)}. The zeros still run on dense kernels here ({record['compute_path'].removesuffix(' (pruning run)')}): "
-        f"notebook 4 measures speed and notebook 6 what is left of the task."))
+        f"{_joules(record)}. The zeros are kept in dense weights ({record['compute_path'].removesuffix(' (pruning run)')}): "
+        f"notebook 4 measures speed, and notebook 6 what is left of the task and which kernel serves it."))
 
 
 def quantization(profile: str, variant: str) -> str:
@@ -120,7 +120,10 @@ def baseline(profile: str) -> str:
                  f"quality {notes['fp32-zero-shot']['response_quality']:.2f} against "
                  f"{notes['retrieval-tfidf']['response_quality']:.2f}).")
     if all(pairs[(v, "tfidf-logreg")]["verdict"] == "worse" for v in prompts):
-        text += " Without fine-tuning, a classical model is the better RCA tool here, for a sliver of the energy."
+        text += " Without fine-tuning, a classical model is the better RCA tool here"
+        llm_j = [rca[v]["joules_per_ticket"] for v in prompts if rca[v].get("joules_per_ticket")]
+        text += (f", at {tfidf['joules_per_ticket'] / min(llm_j):.2g}x the base LLM's energy per ticket."
+                 if llm_j and tfidf.get("joules_per_ticket") is not None else ".")
     return _end(profile, text)
 
 

@@ -38,7 +38,7 @@ def test_baseline_finding_states_each_prompt_against_tfidf(records):
     assert "TF-IDF + logistic regression reaches macro-F1 0.67 [" in text and "scored with the rule chosen on validation (mean/contextual)" in text
     assert "zero-shot 0.17 [" in text and "does not do the task: one label for 100% of tickets" in text
     assert "compared with TF-IDF on the same tickets **worse** (difference -0.50, paired 95 % interval [" in text
-    assert "Without fine-tuning, a classical model is the better RCA tool here" in text
+    assert "Without fine-tuning, a classical model is the better RCA tool here, at 1x the base LLM's energy per ticket." in text
     assert "2.5 J per ticket (codecarbon 3.3.2, modelled)" in text and "Smoke" not in text
 
 
