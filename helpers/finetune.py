@@ -93,6 +93,19 @@ class _Validation:
                              "seconds": time.perf_counter() - started})
 
 
+def steady_energy(window, log: dict) -> dict:
+    """J per training token, and per epoch at that rate, from the steady steps of a fine-tuning window (log from
+    lora_finetune): every optimizer step after the first, validation passes between them taken off, the window's
+    joules apportioned by time. Set-up and the first step would weigh on a capped run of a few steps far more than
+    on a full one; without them the two compare."""
+    from helpers import energy
+
+    steady = window.part(log["steady_seconds"], "optimizer steps after the first (set-up, first step, validation off)")
+    per_token = energy.per_item(steady, "training_token", log["steady_tokens"])
+    j = per_token["joules_per_training_token"]
+    return {**per_token, "joules_per_epoch": None if j is None else j * log["train_tokens"] / log["epochs"]}
+
+
 @contextlib.contextmanager
 def attention(model, implementation: str):
     """Run the model's attention with `implementation` ("eager", "sdpa") inside the block, then switch it back."""
@@ -132,8 +145,10 @@ def lora_finetune(model, tokenizer, examples: list[dict], output_dir: Path, epoc
     the last step), and output_dir keeps the adapter of the best one; without, the final adapter is saved.
     Returns (the peft-wrapped model as trained last, the training log: steps, loss curve with each step's epoch,
     tokens (in all and after each step), the wall seconds of every step after the first (from one step's end to the
-    next's, validation included where it ran), trainable parameters, the attention and autocast it trained with,
-    validation history and best epoch (empty and None without validation)).
+    next's, validation included where it ran), the steady state's seconds and tokens (steps 2..N, the validation
+    passes between them taken off: what J per training token counts, so runs of few steps and of many compare),
+    trainable parameters, the attention and autocast it trained with, validation history and best epoch (empty and
+    None without validation)).
 
     CPU-safe settings: use_cpu when there is no GPU, an explicit half-precision flag, no activation checkpointing
     (pointless for a 135M model), no checkpoints, no reporting integrations. `bf16` asks for half-precision autocast:
@@ -208,6 +223,9 @@ def lora_finetune(model, tokenizer, examples: list[dict], output_dir: Path, epoc
            "step_seconds": [b - a for a, b in zip(step_ends, step_ends[1:])],
            "trainable_params": sum(p.numel() for p in trainer.model.parameters() if p.requires_grad),
            "training_attention": training_attention, "mixed_precision": mixed_precision}
+    between = [h["seconds"] for h in validate.history if h["step"] < result.global_step] if validate else []
+    log.update(steady_seconds=sum(log["step_seconds"]) - sum(between),  # steps 2..N: no set-up, no first step,
+               steady_tokens=tokens[-1] - tokens[0] if tokens else None)  # no validation pass between two steps
     if validate:
         best = max(validate.history, key=lambda h: h["val_macro_f1"])
         log.update(validation=validate.history, best_epoch=best["epoch"], best_val_macro_f1=best["val_macro_f1"],

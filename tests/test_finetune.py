@@ -1,7 +1,9 @@
 """LoRA through trl on a tiny model: the loss falls, the saved adapter reloads to identical outputs, epochs are
 validated and the best adapter kept, and each epoch balances RCA and resolution-note examples."""
 import copy
+import time
 
+import pytest
 import torch
 from peft import PeftModel
 from transformers import LlamaForCausalLM
@@ -72,6 +74,7 @@ def test_every_epoch_is_validated_and_the_best_adapter_is_kept(tiny_model, token
     def macro_f1(self, model, tokenizer_):
         assert not model.training
         snapshots.append({k.replace(".default", ""): v.detach().clone() for k, v in model.state_dict().items() if "lora_" in k})
+        time.sleep(0.5)  # a validation pass long enough to see in the step times
         return next(scripted)
 
     monkeypatch.setattr(finetune._Validation, "macro_f1", macro_f1)
@@ -80,6 +83,11 @@ def test_every_epoch_is_validated_and_the_best_adapter_is_kept(tiny_model, token
     assert [h["epoch"] for h in log["validation"]] == [1.0, 2.0, 3.0] and log["steps"] == 6
     assert log["best_epoch"] == 2.0 and log["best_val_macro_f1"] == 0.5
     assert len(log["loss_epochs"]) == len(log["loss_curve"]) == 6
+    # the steady state (what J per training token counts): steps 2-6, without the passes after epochs 1 and 2
+    between = [h["seconds"] for h in log["validation"][:2]]
+    assert min(between) >= 0.5 and log["steady_seconds"] == pytest.approx(sum(log["step_seconds"]) - sum(between))
+    assert 0 < log["steady_seconds"] < sum(log["step_seconds"]) - 1.0
+    assert log["steady_tokens"] == log["train_tokens"] - log["step_tokens"][0] > 0
     kept = load_file(tmp_path / "adapter" / "adapter_model.safetensors")
     assert kept.keys() == snapshots[1].keys()
     for name, value in kept.items():
@@ -173,3 +181,17 @@ def test_adapter_inputs_stay_in_the_autocast_dtype_and_the_losses_are_identical(
     finetune.lora_finetune(copy.deepcopy(tiny_model), tokenizer, examples, tmp_path / "fp32", epochs=1, batch_size=2,
                            learning_rate=5e-2, seed=0, max_steps=1)
     assert switched == [True, False]
+
+
+def test_steady_energy_leaves_out_the_first_step_and_the_validation_between_steps():
+    from helpers.energy import Window
+
+    window = Window("finetune", 100.0, 200.0, 0.0, [{"meter": "m", "method": "m (modelled)", "joules": 1000.0,
+                                                    "duration_s": 100.0}])
+    log = {"steady_seconds": 60.0, "steady_tokens": 3000, "train_tokens": 4000, "epochs": 2.0}
+    out = finetune.steady_energy(window, log)  # 60 % of the window: 600 J over 3,000 tokens
+    assert out["joules_per_training_token"] == pytest.approx(0.2) and out["joules_per_epoch"] == pytest.approx(400.0)
+    assert "optimizer steps after the first (set-up, first step, validation off): 60%" in out["energy_method"]
+    unread = Window("finetune", 100.0, 200.0, 0.0, [{"meter": "m", "method": "m unavailable: no meter", "joules": None,
+                                                    "duration_s": 100.0}])
+    assert finetune.steady_energy(unread, log)["joules_per_epoch"] is None  # unknown, never 0
