@@ -50,8 +50,8 @@ class Timer:
 def gemm_peak(kind: str, tokens: int = 1024, hidden: int = 576, intermediate: int = 1536, square: int = 2048,
               min_seconds: float = 0.5) -> dict:
     """Best GEMM rate (FLOP/s) over the model's shapes and one large square, for 'fp32', 'bf16' or 'int8'
-    (int8: PyTorch's dynamic-int8 linear, the kernel the dynamic-int8 variant runs, activations quantized
-    per call). Returns {"peak": best, "shapes": {name: FLOP/s}}."""
+    (int8: torchao's int8 dynamic linear, the kernel the dynamic-int8 variant runs, activations quantized
+    per token at run time). Returns {"peak": best, "shapes": {name: FLOP/s}}."""
     import torch
 
     shapes = {f"{tokens}x{hidden}x{intermediate}": (tokens, hidden, intermediate),
@@ -82,12 +82,9 @@ def _gemm_fn(kind: str, m: int, k: int, n: int):
         a, b = torch.randn(m, k, dtype=dtype), torch.randn(k, n, dtype=dtype)
         return lambda: torch.matmul(a, b)
     if kind == "int8":
-        import warnings
+        from helpers.models import quantize_dynamic_int8
 
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            linear = torch.ao.quantization.quantize_dynamic(torch.nn.Sequential(torch.nn.Linear(k, n, bias=False)),
-                                                            {torch.nn.Linear}, dtype=torch.qint8)
+        linear = quantize_dynamic_int8(torch.nn.Sequential(torch.nn.Linear(k, n, bias=False)))
         x = torch.randn(m, k)
         return lambda: linear(x)
     raise ValueError(f"unknown GEMM kind {kind!r}")

@@ -52,8 +52,8 @@ def render(r: dict) -> str:
     add("|---|---|" + "---|" * len(next(iter(r["gemm"].values()))["shapes"]))
     for kind, g in r["gemm"].items():
         add(f"| {kind} | {g['peak'] / 1e9:.0f} | " + " | ".join(f"{v / 1e9:.0f}" for v in g["shapes"].values()) + " |")
-    add("\nint8 = PyTorch's dynamic-int8 `Linear` (fbgemm, activations quantized per call), the kernel the dynamic-int8 "
-        "variant runs. nf4 and the 2:4-pruned variant run bf16 GEMMs on this CPU (bitsandbytes dequantizes nf4 to bf16; "
+    add("\nint8 = torchao's int8 dynamic `Linear` (int8 weights per row, activations quantized per token at run time, "
+        "torch._int_mm), the kernel the dynamic-int8 variant runs. nf4 and the 2:4-pruned variant run bf16 GEMMs on this CPU (bitsandbytes dequantizes nf4 to bf16; "
         "there is no CPU 2:4 sparse kernel), so they are compared with the bf16 peak.\n")
 
     add("## 2-3. RCA scoring per variant\n")

@@ -17,10 +17,13 @@ os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
 # Library noise that carries nothing for a reader of the executed notebooks (real warnings stay):
 # - bitsandbytes warns at import that an optional CPU kernel package is missing, and on every int8 matmul on CPU;
 # - tqdm warns that ipywidgets is absent (no progress bars are shown anyway);
-# - transformers 5 warns that peft/trl call a renamed method (is_gradient_checkpointing).
+# - transformers 5 warns that peft/trl call a renamed method (is_gradient_checkpointing);
+# - torchao (which transformers imports with every model) fails to load its CUDA-only libraries on a CPU machine,
+#   and registers two enums the way torch now calls deprecated.
 import logging as _logging  # noqa: E402
 import warnings as _warnings  # noqa: E402
 
-_logging.getLogger("bitsandbytes").setLevel(_logging.ERROR)
+for _name in ("bitsandbytes", "torchao", "torch.utils._pytree"):
+    _logging.getLogger(_name).setLevel(_logging.ERROR)
 _warnings.filterwarnings("ignore", message="IProgress not found")
 _warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.* is deprecated")

@@ -42,7 +42,7 @@ def check_room(model, still_to_load: int, spare: float = 1.25) -> None:
 
     from helpers.models import weight_bytes
 
-    size = weight_bytes(model)  # packed sizes too (dynamic int8's weights are not parameters)
+    size = weight_bytes(model)  # packed sizes too (quantized weights are wrapper tensors)
     device = next(model.parameters()).device
     free = torch.cuda.mem_get_info(device)[0] if device.type == "cuda" else psutil.virtual_memory().available
     if still_to_load * size * spare > free:

@@ -21,7 +21,7 @@ GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 MAX_LENGTH = 2048  # the GGUF tokenizer leaves model_max_length unset
 
 # fp32/bf16/fp16 set the weight dtype; int8 (LLM.int8), nf4 and fp4 (optionally with double quantization,
-# "-dq") quantize through bitsandbytes at load time; dynamic-int8 is PyTorch's CPU-only dynamic quantization.
+# "-dq") quantize through bitsandbytes at load time; dynamic-int8 is torchao's int8 dynamic quantization (CPU here).
 PRECISIONS = ("fp32", "bf16", "fp16", "int8", "nf4", "nf4-dq", "fp4", "fp4-dq", "dynamic-int8")
 BNB_PRECISIONS = ("int8", "nf4", "nf4-dq", "fp4", "fp4-dq")
 FOUR_BIT = ("nf4", "nf4-dq", "fp4", "fp4-dq")
@@ -100,7 +100,7 @@ def check_precision(precision: str) -> None:
 def unsupported(precision: str, device: str) -> str | None:
     """Why a precision cannot run on this device, or None when it can."""
     if precision == "dynamic-int8" and device != "cpu":
-        return "torch dynamic int8 quantization runs on CPU only"
+        return "torchao dynamic int8 runs on CPU only in this study (on CUDA: int8, bitsandbytes)"
     return None
 
 
@@ -120,7 +120,7 @@ def compute_path_name(precision: str, device: str) -> str:
     if precision in BNB_PRECISIONS:
         return f"bnb {precision} {device}"
     if precision == "dynamic-int8":
-        return "torch dynamic int8 cpu"
+        return "torchao int8 dynamic cpu"
     if precision == "fp16" and device == "cpu":
         return "dense fp16 cpu (no native fp16 math on this CPU: slow)"
     return f"dense {precision} {device}"
@@ -131,7 +131,7 @@ def load_model(model_path="default", precision: str = "fp32", device: str | None
 
     fp32/bf16/fp16 set the weight dtype; int8/nf4/fp4 quantize with bitsandbytes at load time
     (4-bit layers compute in bf16; "-dq" adds double quantization); dynamic-int8 quantizes the linear
-    layers with PyTorch's dynamic quantization (CPU only). `adapter` names a saved LoRA folder.
+    layers with torchao's int8 dynamic quantization (CPU only). `adapter` names a saved LoRA folder.
     """
     check_precision(precision)
     import torch
@@ -156,7 +156,7 @@ def load_model(model_path="default", precision: str = "fp32", device: str | None
     if "device_map" not in kwargs:
         model.to(device)
     if precision == "dynamic-int8":
-        model = _dynamic_int8(model)
+        model = quantize_dynamic_int8(model)
     tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=False)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
@@ -170,20 +170,24 @@ def load_model(model_path="default", precision: str = "fp32", device: str | None
     return model, tokenizer
 
 
-def _dynamic_int8(model):
-    """PyTorch dynamic int8 quantization of every nn.Linear (weights int8, activations quantized per batch)."""
-    import warnings
+def quantize_dynamic_int8(model):
+    """int8 weights (one scale per output row) and int8 activations (one scale per token, taken at run time) in
+    every nn.Linear, through torchao; the products run as int8 matrix multiplications (torch._int_mm).
 
-    import torch
+    Why per token: PyTorch's older dynamic quantization (torch.ao.quantization.quantize_dynamic) takes one
+    activation scale over the whole batch, and SmolLM2 has a massive activation (layer 11's down_proj input
+    reaches ~3,000 where a typical token's peak is ~2), which then rounds every other token's input to a few
+    levels: a fine-tuned model lost 0.30 validation macro-F1 that way, and per-token scales showed no significant
+    difference from fp32 (bench/dynamic_int8_check.py). Per-token scales also keep a ticket's scores independent of its batch."""
+    from torchao.quantization import Int8DynamicActivationInt8WeightConfig, quantize_
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # torch.ao.quantization is deprecated in favour of torchao, still works
-        return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+    quantize_(model, Int8DynamicActivationInt8WeightConfig())
+    return model
 
 
 def weight_bytes(model) -> int:
     """Bytes of every tensor in the model's state dict, shared storage counted once (tied embeddings), packed
-    sizes for quantized layers (bitsandbytes weights and their scales, PyTorch's packed int8 params)."""
+    sizes for quantized layers (bitsandbytes weights and their scales, the tensors inside torchao's int8 weights)."""
     import torch
 
     seen, total = set(), 0

@@ -22,6 +22,6 @@ def test_evaluated_variants_are_refused_only_where_their_inference_cannot_run(mo
     records = [record("fp16-lora", precision="fp16", finetune="lora"), record("dynamic-int8", precision="dynamic-int8")]
     assert list(interleaved.evaluated_variants(records)) == ["fp16-lora", "dynamic-int8"]  # trained elsewhere: runs
     monkeypatch.setattr(interleaved, "pick_device", lambda: "cuda")
-    with pytest.raises(ValueError, match=r"this machine cannot run dynamic-int8 \(torch dynamic int8 quantization "
-                                         r"runs on CPU only\)$"):
+    with pytest.raises(ValueError, match=r"this machine cannot run dynamic-int8 \(torchao dynamic int8 runs on CPU only "
+                                         r"in this study \(on CUDA: int8, bitsandbytes\)\)$"):
         interleaved.evaluated_variants(records)

@@ -309,7 +309,7 @@ def test_copies_on_the_same_dense_kernels_never_save_energy_over_each_other():
                           "joules_per_ticket_ci95": [4.2, 2.1, 1.0], "macro_f1": [0.68, 0.58, 0.60],
                           "does_task": [True] * 3, "llm": [True] * 3,
                           "compute_path": ["dense bf16 cpu; LoRA merged", dense + "unstructured zeros in dense weights)",
-                                           "torch dynamic int8 cpu; weights of lora, its adapter merged"],
+                                           "torchao int8 dynamic cpu; weights of lora, its adapter merged"],
                           "spec": [{}, {"parent": "lora"}, {"parent": "lora"}]})
     paired = pd.DataFrame([{"a": "lora-wanda30", "b": "lora", "verdict": "worse"},
                            {"a": "lora-int8", "b": "lora", "verdict": "worse"}])
@@ -332,7 +332,7 @@ def test_intervals_hold_the_drift_between_cells_that_identical_work_measured():
                 "joules_per_ticket": joules, "joules_per_ticket_ci95": 0.1, "energy_method": "m", "compute_path": path}
     table = pd.DataFrame([row("lora", 2.57, "dense bf16 cpu; LoRA merged"),
                           row("lora-wanda30", 1.77, "dense bf16 cpu; weights of lora (wanda unstructured zeros)"),
-                          row("lora-int8", 1.90, "torch dynamic int8 cpu; weights of lora")])
+                          row("lora-int8", 1.90, "torchao int8 dynamic cpu; weights of lora")])
     inference = ranking.task_table(table).set_index("variant")
     drift = 0.8 / 2.17
     assert inference["cell_drift"].tolist() == pytest.approx([drift] * 3)

@@ -114,7 +114,7 @@ def test_smoke_profile_runs_all_seven_notebooks(tmp_path):
     assert "pruned zeros re-applied (sparsity 0.50)" in recovered["compute_path"] and "weights of bf16-lora" in recovered["compute_path"]
     assert next(r for r in records if r["notebook"] == "05_finetune" and r["variant"] == recovered["variant"])
     dynamic = next(r for r in records if r["notebook"] == "04_quantize" and r["variant"] == "dynamic-int8")
-    assert dynamic["compute_path"] == "torch dynamic int8 cpu" and dynamic["metrics"]["generate_tokens_per_s"] > 0
+    assert dynamic["compute_path"] == "torchao int8 dynamic cpu" and dynamic["metrics"]["generate_tokens_per_s"] > 0
     finetuned = next(r for r in records if r["notebook"] == "05_finetune" and r["variant"] == "bf16-lora")
     assert all(math.isfinite(x) for x in finetuned["loss_curve"]) and finetuned["metrics"]["steps"] == 4
     assert [h["step"] for h in finetuned["validation"]] == [4]  # capped mid-epoch: validated after the last step

@@ -76,7 +76,7 @@ def test_semi_structured_kernel_is_na_on_cpu_with_the_reason(tiny_model):
 
 def test_kernel_names():
     assert models.compute_path_name("nf4-dq", "cpu") == "bnb nf4-dq cpu"
-    assert models.compute_path_name("dynamic-int8", "cpu") == "torch dynamic int8 cpu"
+    assert models.compute_path_name("dynamic-int8", "cpu") == "torchao int8 dynamic cpu"
     assert "slow" in models.compute_path_name("fp16", "cpu") and models.compute_path_name("fp16", "cuda") == "dense fp16 cuda"
 
 
