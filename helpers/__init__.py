@@ -23,7 +23,8 @@ os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
 import logging as _logging  # noqa: E402
 import warnings as _warnings  # noqa: E402
 
-for _name in ("bitsandbytes", "torchao", "torch.utils._pytree"):
-    _logging.getLogger(_name).setLevel(_logging.ERROR)
+_logging.getLogger("bitsandbytes").setLevel(_logging.ERROR)
+_logging.getLogger("torchao").addFilter(lambda record: not record.getMessage().startswith("Failed to load"))
+_logging.getLogger("torch.utils._pytree").addFilter(lambda record: "is an Enum subclass" not in record.getMessage())
 _warnings.filterwarnings("ignore", message="IProgress not found")
 _warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.* is deprecated")

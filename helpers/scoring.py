@@ -94,8 +94,9 @@ def score_labels(model, tokenizer, texts: list[str], labels: list[str], shots: l
       every label is scored as if it alone followed the ticket), with positions restarting per label;
     - tickets are batched `batch_size` at a time, sorted by length, left-padded (padding is masked out);
     - logits (the 49 k-word head) are computed only where a label token is predicted.
-    Exact for weight-only precisions and for dynamic-int8 (one activation scale per token). bitsandbytes' LLM.int8
-    picks its outlier columns over the batch, so its scores depend slightly on which tickets share a batch.
+    Exact for weight-only precisions; dynamic-int8 (one activation scale per token) is independent of the batch up
+    to rounding (tests/test_rca.py). bitsandbytes' LLM.int8 picks its outlier columns over the batch, so its scores
+    depend slightly on which tickets share a batch.
     """
     import torch
 

@@ -73,9 +73,14 @@ def test_few_shot_prompt_carries_worked_examples(tokenizer):
     assert prompt.index(shots[0]["text"]) < prompt.index("the new ticket") and prompt.count("<|im_start|>assistant") == 3
 
 
-def test_batched_scoring_equals_one_ticket_at_a_time(tiny_model, tokenizer):
+@pytest.mark.parametrize("int8", [False, True])
+def test_batched_scoring_equals_one_ticket_at_a_time(tiny_model, tokenizer, int8):
     """Length-sorted batches with padding, a shared few-shot prefix and single-token labels: same scores as the
-    full-forward reference, whatever the batch size."""
+    full-forward reference, whatever the batch size; for dynamic-int8 too (one activation scale per token)."""
+    if int8:
+        from helpers.models import quantize_dynamic_int8
+
+        tiny_model = quantize_dynamic_int8(tiny_model)
     labels = ["mains power failure", "fibre cut", "hvac overheating", "x"]
     texts = ["Alarms: MAINS_FAIL, SITE_DOWN", "LOS on uplink port after digging works near the cabinet at dawn",
              "temp high", "Site 17 unreachable since 02:00; battery alarm before that; generator not started"]
